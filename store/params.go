@@ -1,0 +1,112 @@
+package store
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/flaskhq/flask/job"
+)
+
+// InsertParams describes one job to insert.
+type InsertParams struct {
+	Queue       string
+	Type        string
+	Payload     json.RawMessage
+	MaxAttempts int
+	Timeout     time.Duration
+	// RunAt in the future makes the job scheduled; zero means now.
+	RunAt          time.Time
+	IdempotencyKey string
+}
+
+// InsertResult is the outcome of inserting one job.
+type InsertResult struct {
+	Job job.Job
+	// Existing is true when a job with the same idempotency key already existed;
+	// Job is then that original job and nothing was inserted.
+	Existing bool
+}
+
+// OutboxEntry is a committed "publish this job" record. It stays in the outbox
+// until the broker has accepted the message, so a crash between commit and
+// publish loses nothing.
+type OutboxEntry struct {
+	// ID is unique per enqueue of a job (a retry enqueues again) and serves as
+	// the broker's de-duplication id.
+	ID        string
+	JobID     string
+	Queue     string
+	Type      string
+	CreatedAt time.Time
+}
+
+// ListParams filters and pages ListJobs. Results are newest first.
+type ListParams struct {
+	Queue string
+	State job.State
+	Type  string
+	// Limit caps the page size (1…1000).
+	Limit int
+	// Cursor is the id of the last job of the previous page; the page holds
+	// jobs older than it.
+	Cursor string
+}
+
+// QueueStats summarises one queue.
+type QueueStats struct {
+	Queue  string            `json:"queue"`
+	Counts map[job.State]int `json:"counts"`
+	// OldestQueuedAt is when the oldest job still waiting in the queue became
+	// runnable, or nil when none waits.
+	OldestQueuedAt *time.Time `json:"oldest_queued_at"`
+}
+
+// ClaimParams asks to claim jobs for one worker.
+type ClaimParams struct {
+	JobIDs   []string
+	WorkerID string
+	// WorkerTTL: a running job whose worker has not sent a heartbeat for this
+	// long is considered abandoned and may be claimed again.
+	WorkerTTL time.Duration
+}
+
+// ClaimResult tells, for one delivered job id, what the worker should do.
+type ClaimResult struct {
+	JobID string
+	// Job is set when the claim succeeded: the job is now running on this worker.
+	Job *job.Job
+	// State is the job's state when the claim did not succeed ("" if the job
+	// does not exist).
+	State job.State
+	// Busy is true when another live worker runs the job: the delivery is a
+	// duplicate and should be retried later rather than dropped.
+	Busy bool
+	// Abandoned is set when the claim found the job running on a dead worker
+	// with no attempts left: it was marked failed instead.
+	Abandoned bool
+}
+
+// FinishParams records the end of one attempt.
+type FinishParams struct {
+	JobID    string
+	Attempt  int
+	WorkerID string
+	// State is succeeded, failed, retrying, cancelled, or queued (handed back
+	// unfinished on shutdown: the attempt does not count).
+	State  job.State
+	Result json.RawMessage
+	// Error is the attempt's error (empty on success or hand-back).
+	Error string
+	// RunAt is when a retrying job becomes runnable again.
+	RunAt time.Time
+}
+
+// WorkerInfo describes a live worker process; it is refreshed by heartbeats.
+type WorkerInfo struct {
+	ID          string         `json:"id"`
+	Hostname    string         `json:"hostname"`
+	Queues      map[string]int `json:"queues"`
+	InFlight    int            `json:"in_flight"`
+	StartedAt   time.Time      `json:"started_at"`
+	HeartbeatAt time.Time      `json:"heartbeat_at"`
+}
