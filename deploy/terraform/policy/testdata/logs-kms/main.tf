@@ -1,0 +1,8 @@
+resource "aws_cloudwatch_log_group" "plain" {
+  name = "plain"
+}
+
+resource "aws_cloudwatch_log_group" "null_key" {
+  name       = "null-key"
+  kms_key_id = null
+}
