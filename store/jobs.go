@@ -1,0 +1,425 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/flaskhq/flask/job"
+)
+
+// newID returns a time-ordered UUIDv7 string.
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// validID reports whether id is a well-formed UUID; anything else cannot name a job.
+func validID(id string) bool {
+	_, err := uuid.Parse(id)
+	return err == nil && len(id) == 36
+}
+
+type insertOutcome struct {
+	results []InsertResult
+	outbox  []OutboxEntry
+}
+
+// InsertJobs inserts jobs all-or-nothing and returns, in order, each job and
+// whether it already existed under its idempotency key, plus the outbox
+// entries of the jobs that are runnable now (publish them, then DeleteOutbox).
+// Concurrent calls share transactions.
+func (s *Store) InsertJobs(ctx context.Context, params []InsertParams) ([]InsertResult, []OutboxEntry, error) {
+	if len(params) == 0 {
+		return nil, nil, nil
+	}
+	out, err := s.inserts.do(ctx, params)
+	if err != nil {
+		return nil, nil, fmt.Errorf("insert %d jobs: %w", len(params), err)
+	}
+	return out.results, out.outbox, nil
+}
+
+// pendingJob is one row to insert, built from its params.
+type pendingJob struct {
+	job.Job
+	call, index int
+}
+
+func (s *Store) insertGroup(ctx context.Context, calls [][]InsertParams) ([]insertOutcome, error) {
+	now := s.now()
+	var rows []pendingJob
+	for c, params := range calls {
+		for i, p := range params {
+			j := job.Job{
+				ID: newID(), Queue: p.Queue, Type: p.Type, Payload: p.Payload, State: job.StateQueued,
+				MaxAttempts: p.MaxAttempts, Timeout: job.Duration(p.Timeout), RunAt: now, CreatedAt: now,
+				IdempotencyKey: p.IdempotencyKey, Errors: []job.AttemptError{},
+			}
+			if len(j.Payload) == 0 {
+				j.Payload = json.RawMessage("null")
+			}
+			if !p.RunAt.IsZero() && p.RunAt.After(now) {
+				j.State, j.RunAt = job.StateScheduled, p.RunAt.UTC()
+			}
+			rows = append(rows, pendingJob{Job: j, call: c, index: i})
+		}
+	}
+	out := make([]insertOutcome, len(calls))
+	for c, params := range calls {
+		out[c].results = make([]InsertResult, len(params))
+	}
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		inserted, err := s.insertRows(ctx, tx, rows, now)
+		if err != nil {
+			return err
+		}
+		existing, err := s.existingByKey(ctx, tx, rows, inserted)
+		if err != nil {
+			return err
+		}
+		var outbox []OutboxEntry
+		for _, r := range rows {
+			res := &out[r.call].results[r.index]
+			if inserted[r.ID] {
+				res.Job = r.Job
+				if r.State == job.StateQueued {
+					e := OutboxEntry{ID: newID(), JobID: r.ID, Queue: r.Queue, Type: r.Type, CreatedAt: now}
+					outbox = append(outbox, e)
+					out[r.call].outbox = append(out[r.call].outbox, e)
+				}
+				continue
+			}
+			orig, ok := existing[r.IdempotencyKey]
+			if !ok {
+				return fmt.Errorf("job %s was neither inserted nor found by idempotency key", r.ID)
+			}
+			res.Job, res.Existing = orig, true
+		}
+		return s.insertOutbox(ctx, tx, outbox)
+	})
+	return out, err
+}
+
+// insertRows inserts the rows, skipping those whose idempotency key exists,
+// and returns the ids inserted.
+func (s *Store) insertRows(ctx context.Context, tx *sqlx.Tx, rows []pendingJob, now time.Time) (map[string]bool, error) {
+	inserted := make(map[string]bool, len(rows))
+	if s.d == postgres {
+		n := len(rows)
+		ids, queues, types, payloads, states, keys := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		maxAtt, timeouts := make([]int64, n), make([]int64, n)
+		runAts := make([]time.Time, n)
+		for i, r := range rows {
+			ids[i], queues[i], types[i], payloads[i], states[i], keys[i] = r.ID, r.Queue, r.Type, string(r.Payload), string(r.State), r.IdempotencyKey
+			maxAtt[i], timeouts[i] = int64(r.MaxAttempts), time.Duration(r.Timeout).Milliseconds()
+			runAts[i] = r.RunAt
+		}
+		q := `INSERT INTO jobs (id, queue, type, payload, state, max_attempts, timeout_ms, run_at, created_at, idempotency_key)
+			SELECT t.id, t.queue, t.type, t.payload::jsonb, t.state, t.max_attempts, t.timeout_ms, t.run_at, $10, NULLIF(t.idempotency_key, '')
+			FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[], $8::timestamptz[], $9::text[])
+				AS t(id, queue, type, payload, state, max_attempts, timeout_ms, run_at, idempotency_key)
+			ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+			RETURNING id`
+		var got []string
+		if err := tx.SelectContext(ctx, &got, q, pq.Array(ids), pq.Array(queues), pq.Array(types), pq.Array(payloads),
+			pq.Array(states), pq.Array(maxAtt), pq.Array(timeouts), pq.Array(pgTimes(runAts)), pq.Array(keys), now); err != nil {
+			return nil, s.translate(err)
+		}
+		for _, id := range got {
+			inserted[id] = true
+		}
+		return inserted, nil
+	}
+	stmt, err := tx.PreparexContext(ctx, `INSERT INTO jobs (id, queue, type, payload, state, max_attempts, timeout_ms, run_at, created_at, idempotency_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, ''))
+		ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`)
+	if err != nil {
+		return nil, s.translate(err)
+	}
+	defer stmt.Close()
+	for _, r := range rows {
+		res, err := stmt.ExecContext(ctx, r.ID, r.Queue, r.Type, string(r.Payload), string(r.State), r.MaxAttempts,
+			time.Duration(r.Timeout).Milliseconds(), s.ts(r.RunAt), s.ts(now), r.IdempotencyKey)
+		if err != nil {
+			return nil, s.translate(err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			inserted[r.ID] = true
+		}
+	}
+	return inserted, nil
+}
+
+// existingByKey loads the jobs that own the idempotency keys of rows not inserted.
+func (s *Store) existingByKey(ctx context.Context, tx *sqlx.Tx, rows []pendingJob, inserted map[string]bool) (map[string]job.Job, error) {
+	var keys []string
+	for _, r := range rows {
+		if !inserted[r.ID] && r.IdempotencyKey != "" {
+			keys = append(keys, r.IdempotencyKey)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	q, args, err := s.in(`SELECT `+jobColumns+` FROM jobs WHERE idempotency_key IN (?)`, keys)
+	if err != nil {
+		return nil, err
+	}
+	var found []jobRow
+	if err := tx.SelectContext(ctx, &found, q, args...); err != nil {
+		return nil, s.translate(err)
+	}
+	out := make(map[string]job.Job, len(found))
+	for i := range found {
+		j, err := found[i].job()
+		if err != nil {
+			return nil, err
+		}
+		out[j.IdempotencyKey] = j
+	}
+	return out, nil
+}
+
+// GetJob returns one job.
+func (s *Store) GetJob(ctx context.Context, id string) (*job.Job, error) {
+	if !validID(id) {
+		return nil, job.ErrNotFound
+	}
+	var r jobRow
+	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+jobColumns+` FROM jobs WHERE id = ?`), id); err != nil {
+		return nil, fmt.Errorf("get job %s: %w", id, s.translate(err))
+	}
+	j, err := r.job()
+	return &j, err
+}
+
+// GetJobs returns the jobs that exist among ids, in no particular order.
+func (s *Store) GetJobs(ctx context.Context, ids []string) ([]job.Job, error) {
+	var valid []string
+	for _, id := range ids {
+		if validID(id) {
+			valid = append(valid, id)
+		}
+	}
+	if len(valid) == 0 {
+		return nil, nil
+	}
+	q, args, err := s.in(`SELECT `+jobColumns+` FROM jobs WHERE id IN (?)`, valid)
+	if err != nil {
+		return nil, err
+	}
+	var rows []jobRow
+	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
+		return nil, fmt.Errorf("get %d jobs: %w", len(valid), s.translate(err))
+	}
+	return jobsFromRows(rows)
+}
+
+// ListJobs returns up to p.Limit jobs, newest first, older than p.Cursor.
+func (s *Store) ListJobs(ctx context.Context, p ListParams) ([]job.Job, error) {
+	var where []string
+	var args []any
+	if p.Queue != "" {
+		where, args = append(where, "queue = ?"), append(args, p.Queue)
+	}
+	if p.State != "" {
+		where, args = append(where, "state = ?"), append(args, string(p.State))
+	}
+	if p.Type != "" {
+		where, args = append(where, "type = ?"), append(args, p.Type)
+	}
+	if p.Cursor != "" {
+		if !validID(p.Cursor) {
+			return nil, fmt.Errorf("list jobs: cursor %q is not a job id", p.Cursor)
+		}
+		where, args = append(where, "id < ?"), append(args, p.Cursor)
+	}
+	limit := p.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	q := `SELECT ` + jobColumns + ` FROM jobs`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, limit)
+	var rows []jobRow
+	if err := s.db.SelectContext(ctx, &rows, s.rebind(q), args...); err != nil {
+		return nil, fmt.Errorf("list jobs: %w", s.translate(err))
+	}
+	return jobsFromRows(rows)
+}
+
+func jobsFromRows(rows []jobRow) ([]job.Job, error) {
+	out := make([]job.Job, 0, len(rows))
+	for i := range rows {
+		j, err := rows[i].job()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
+// CancelJob cancels a scheduled, queued or retrying job at once. A running job
+// stays running with CancelRequestedAt set; its worker cancels the handler's
+// context when it next looks (within a heartbeat). Other states give a
+// *job.StateError.
+func (s *Store) CancelJob(ctx context.Context, id string) (*job.Job, error) {
+	if !validID(id) {
+		return nil, job.ErrNotFound
+	}
+	now := s.ts(s.now())
+	q := s.rebind(`UPDATE jobs SET
+			state = CASE WHEN state = 'running' THEN state ELSE 'cancelled' END,
+			finished_at = CASE WHEN state = 'running' THEN finished_at ELSE ? END,
+			cancel_requested_at = CASE WHEN state = 'running' THEN ? ELSE cancel_requested_at END
+		WHERE id = ? AND state IN ('scheduled', 'queued', 'retrying', 'running')
+		RETURNING ` + jobColumns)
+	var r jobRow
+	err := s.db.GetContext(ctx, &r, q, now, now, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, s.stateError(ctx, id, "cancel")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cancel job %s: %w", id, s.translate(err))
+	}
+	j, err := r.job()
+	return &j, err
+}
+
+// RetryJob queues a failed or cancelled job again, keeping its history. If it
+// had used all its attempts it gets one more. It returns the outbox entry to
+// publish.
+func (s *Store) RetryJob(ctx context.Context, id string) (*job.Job, []OutboxEntry, error) {
+	if !validID(id) {
+		return nil, nil, job.ErrNotFound
+	}
+	now := s.now()
+	greatest := "GREATEST"
+	if s.d == sqlite {
+		greatest = "MAX"
+	}
+	var j job.Job
+	var entry OutboxEntry
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var r jobRow
+		err := tx.GetContext(ctx, &r, s.rebind(`UPDATE jobs SET state = 'queued', run_at = ?, finished_at = NULL,
+				cancel_requested_at = NULL, max_attempts = `+greatest+`(max_attempts, attempt + 1)
+			WHERE id = ? AND state IN ('failed', 'cancelled')
+			RETURNING `+jobColumns), s.ts(now), id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return s.stateError(ctx, id, "retry")
+		}
+		if err != nil {
+			return s.translate(err)
+		}
+		if j, err = r.job(); err != nil {
+			return err
+		}
+		entry = OutboxEntry{ID: newID(), JobID: j.ID, Queue: j.Queue, Type: j.Type, CreatedAt: now}
+		return s.insertOutbox(ctx, tx, []OutboxEntry{entry})
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("retry job %s: %w", id, err)
+	}
+	return &j, []OutboxEntry{entry}, nil
+}
+
+// stateError explains why an update matched no row: the job is missing, or
+// its state does not allow op.
+func (s *Store) stateError(ctx context.Context, id, op string) error {
+	var st string
+	err := s.db.GetContext(ctx, &st, s.rebind(`SELECT state FROM jobs WHERE id = ?`), id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return job.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("%s job %s: %w", op, id, s.translate(err))
+	}
+	return &job.StateError{ID: id, Op: op, State: job.State(st)}
+}
+
+// QueueStats counts jobs by queue and state, with the oldest waiting job per queue.
+func (s *Store) QueueStats(ctx context.Context) ([]QueueStats, error) {
+	var counts []struct {
+		Queue string `db:"queue"`
+		State string `db:"state"`
+		N     int    `db:"n"`
+	}
+	if err := s.db.SelectContext(ctx, &counts, `SELECT queue, state, COUNT(*) AS n FROM jobs GROUP BY queue, state ORDER BY queue`); err != nil {
+		return nil, fmt.Errorf("queue stats: %w", s.translate(err))
+	}
+	var oldest []struct {
+		Queue string `db:"queue"`
+		At    dbTime `db:"at"`
+	}
+	if err := s.db.SelectContext(ctx, &oldest, `SELECT queue, MIN(run_at) AS at FROM jobs WHERE state = 'queued' GROUP BY queue`); err != nil {
+		return nil, fmt.Errorf("queue stats: %w", s.translate(err))
+	}
+	var out []QueueStats
+	idx := map[string]int{}
+	for _, c := range counts {
+		i, ok := idx[c.Queue]
+		if !ok {
+			i = len(out)
+			idx[c.Queue] = i
+			out = append(out, QueueStats{Queue: c.Queue, Counts: map[job.State]int{}})
+		}
+		out[i].Counts[job.State(c.State)] = c.N
+	}
+	for _, o := range oldest {
+		if i, ok := idx[o.Queue]; ok {
+			out[i].OldestQueuedAt = o.At.ptr()
+		}
+	}
+	return out, nil
+}
+
+// inTx runs fn in a transaction, committing if it returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", s.translate(err))
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", s.translate(err))
+	}
+	return nil
+}
+
+// in expands a query with an IN (?) list and rebinds it for the dialect.
+func (s *Store) in(q string, args ...any) (string, []any, error) {
+	q, args, err := sqlx.In(q, args...)
+	if err != nil {
+		return "", nil, fmt.Errorf("build query: %w", err)
+	}
+	return s.rebind(q), args, nil
+}
+
+// translate maps driver errors to domain errors.
+func (s *Store) translate(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return job.ErrNotFound
+	}
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) && pqErr.Code == "23505" {
+		return fmt.Errorf("%w: %s", job.ErrDuplicate, pqErr.Message)
+	}
+	if s.d == sqlite && strings.Contains(err.Error(), "UNIQUE constraint failed") {
+		return fmt.Errorf("%w: %v", job.ErrDuplicate, err)
+	}
+	return err
+}

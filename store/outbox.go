@@ -1,0 +1,167 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+func (s *Store) insertOutbox(ctx context.Context, tx *sqlx.Tx, entries []OutboxEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	if s.d == postgres {
+		n := len(entries)
+		ids, jobIDs, queues, types, created := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n)
+		for i, e := range entries {
+			ids[i], jobIDs[i], queues[i], types[i], created[i] = e.ID, e.JobID, e.Queue, e.Type, e.CreatedAt
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO job_outbox (id, job_id, queue, type, created_at)
+			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[])`,
+			pq.Array(ids), pq.Array(jobIDs), pq.Array(queues), pq.Array(types), pq.Array(pgTimes(created)))
+		if err != nil {
+			return fmt.Errorf("insert outbox: %w", s.translate(err))
+		}
+		return nil
+	}
+	stmt, err := tx.PreparexContext(ctx, `INSERT INTO job_outbox (id, job_id, queue, type, created_at) VALUES (?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("insert outbox: %w", s.translate(err))
+	}
+	defer stmt.Close()
+	for _, e := range entries {
+		if _, err := stmt.ExecContext(ctx, e.ID, e.JobID, e.Queue, e.Type, s.ts(e.CreatedAt)); err != nil {
+			return fmt.Errorf("insert outbox: %w", s.translate(err))
+		}
+	}
+	return nil
+}
+
+// DeleteOutbox removes outbox entries whose messages the broker accepted.
+// Concurrent calls share transactions.
+func (s *Store) DeleteOutbox(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := s.outdel.do(ctx, ids); err != nil {
+		return fmt.Errorf("delete %d outbox entries: %w", len(ids), err)
+	}
+	return nil
+}
+
+func (s *Store) deleteOutboxGroup(ctx context.Context, calls [][]string) ([]struct{}, error) {
+	var ids []string
+	for _, c := range calls {
+		ids = append(ids, c...)
+	}
+	cond, args := s.idIn("id", ids)
+	if _, err := s.db.ExecContext(ctx, s.rebind(`DELETE FROM job_outbox WHERE `+cond), args...); err != nil {
+		return nil, s.translate(err)
+	}
+	return make([]struct{}, len(calls)), nil
+}
+
+// PendingOutbox returns up to limit outbox entries created at or before
+// olderThan, oldest first: messages whose publish failed or whose publisher
+// died. Publishing one twice is harmless.
+func (s *Store) PendingOutbox(ctx context.Context, olderThan time.Time, limit int) ([]OutboxEntry, error) {
+	var rows []struct {
+		ID        string `db:"id"`
+		JobID     string `db:"job_id"`
+		Queue     string `db:"queue"`
+		Type      string `db:"type"`
+		CreatedAt dbTime `db:"created_at"`
+	}
+	err := s.db.SelectContext(ctx, &rows, s.rebind(`SELECT id, job_id, queue, type, created_at FROM job_outbox
+		WHERE created_at <= ? ORDER BY created_at LIMIT ?`), s.ts(olderThan), limit)
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", s.translate(err))
+	}
+	out := make([]OutboxEntry, len(rows))
+	for i, r := range rows {
+		out[i] = OutboxEntry{ID: r.ID, JobID: r.JobID, Queue: r.Queue, Type: r.Type, CreatedAt: r.CreatedAt.T}
+	}
+	return out, nil
+}
+
+// OutboxStats reports how many entries wait in the outbox and when the
+// oldest was written (nil when empty).
+func (s *Store) OutboxStats(ctx context.Context) (int, *time.Time, error) {
+	var r struct {
+		N      int    `db:"n"`
+		Oldest dbTime `db:"oldest"`
+	}
+	if err := s.db.GetContext(ctx, &r, `SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM job_outbox`); err != nil {
+		return 0, nil, fmt.Errorf("outbox stats: %w", s.translate(err))
+	}
+	return r.N, r.Oldest.ptr(), nil
+}
+
+// PromoteDue queues up to limit scheduled or retrying jobs whose run_at has
+// come, writing their outbox entries in the same transaction, and returns
+// the entries to publish. Concurrent promoters (several API pods) skip each
+// other's rows on PostgreSQL.
+func (s *Store) PromoteDue(ctx context.Context, limit int) ([]OutboxEntry, error) {
+	now := s.now()
+	var entries []OutboxEntry
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		q := `UPDATE jobs SET state = 'queued' WHERE id IN (
+				SELECT id FROM jobs WHERE state IN ('scheduled', 'retrying') AND run_at <= ?
+				ORDER BY run_at LIMIT ?` + s.skipLocked() + `)
+			RETURNING id, queue, type`
+		var rows []struct {
+			ID    string `db:"id"`
+			Queue string `db:"queue"`
+			Type  string `db:"type"`
+		}
+		if err := tx.SelectContext(ctx, &rows, s.rebind(q), s.ts(now), limit); err != nil {
+			return s.translate(err)
+		}
+		entries = make([]OutboxEntry, len(rows))
+		for i, r := range rows {
+			entries[i] = OutboxEntry{ID: newID(), JobID: r.ID, Queue: r.Queue, Type: r.Type, CreatedAt: now}
+		}
+		return s.insertOutbox(ctx, tx, entries)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("promote due jobs: %w", err)
+	}
+	return entries, nil
+}
+
+// NextDue returns the earliest run_at of a scheduled or retrying job, or nil.
+func (s *Store) NextDue(ctx context.Context) (*time.Time, error) {
+	var t dbTime
+	if err := s.db.GetContext(ctx, &t, `SELECT MIN(run_at) FROM jobs WHERE state IN ('scheduled', 'retrying')`); err != nil {
+		return nil, fmt.Errorf("next due job: %w", s.translate(err))
+	}
+	return t.ptr(), nil
+}
+
+func (s *Store) skipLocked() string {
+	if s.d == postgres {
+		return ` FOR UPDATE SKIP LOCKED`
+	}
+	return ``
+}
+
+// idIn renders "col IN ids" for the dialect: one array parameter on
+// PostgreSQL, a placeholder list on SQLite. The query uses ? placeholders.
+func (s *Store) idIn(col string, ids []string) (string, []any) {
+	if s.d == postgres {
+		return col + ` = ANY(?::uuid[])`, []any{pq.Array(ids)}
+	}
+	args := make([]any, len(ids))
+	ph := make([]byte, 0, 2*len(ids))
+	for i, id := range ids {
+		if i > 0 {
+			ph = append(ph, ',')
+		}
+		ph = append(ph, '?')
+		args[i] = id
+	}
+	return col + ` IN (` + string(ph) + `)`, args
+}

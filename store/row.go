@@ -1,0 +1,115 @@
+package store
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/flaskhq/flask/job"
+)
+
+// jobColumns lists the jobs columns in the order jobRow scans them.
+const jobColumns = `id, queue, type, payload, state, attempt, max_attempts, timeout_ms, run_at, created_at,
+	started_at, finished_at, result, error, errors, idempotency_key, worker_id, cancel_requested_at`
+
+type jobRow struct {
+	ID                string         `db:"id"`
+	Queue             string         `db:"queue"`
+	Type              string         `db:"type"`
+	Payload           []byte         `db:"payload"`
+	State             string         `db:"state"`
+	Attempt           int            `db:"attempt"`
+	MaxAttempts       int            `db:"max_attempts"`
+	TimeoutMS         int64          `db:"timeout_ms"`
+	RunAt             dbTime         `db:"run_at"`
+	CreatedAt         dbTime         `db:"created_at"`
+	StartedAt         dbTime         `db:"started_at"`
+	FinishedAt        dbTime         `db:"finished_at"`
+	Result            []byte         `db:"result"`
+	Error             sql.NullString `db:"error"`
+	Errors            []byte         `db:"errors"`
+	IdempotencyKey    sql.NullString `db:"idempotency_key"`
+	WorkerID          sql.NullString `db:"worker_id"`
+	CancelRequestedAt dbTime         `db:"cancel_requested_at"`
+}
+
+func (r *jobRow) job() (job.Job, error) {
+	j := job.Job{
+		ID:                r.ID,
+		Queue:             r.Queue,
+		Type:              r.Type,
+		Payload:           json.RawMessage(r.Payload),
+		State:             job.State(r.State),
+		Attempt:           r.Attempt,
+		MaxAttempts:       r.MaxAttempts,
+		Timeout:           job.Duration(time.Duration(r.TimeoutMS) * time.Millisecond),
+		RunAt:             r.RunAt.T,
+		CreatedAt:         r.CreatedAt.T,
+		StartedAt:         r.StartedAt.ptr(),
+		FinishedAt:        r.FinishedAt.ptr(),
+		Error:             r.Error.String,
+		IdempotencyKey:    r.IdempotencyKey.String,
+		WorkerID:          r.WorkerID.String,
+		CancelRequestedAt: r.CancelRequestedAt.ptr(),
+		Errors:            []job.AttemptError{},
+	}
+	if len(r.Result) > 0 {
+		j.Result = json.RawMessage(r.Result)
+	}
+	if len(r.Errors) > 0 {
+		if err := json.Unmarshal(r.Errors, &j.Errors); err != nil {
+			return j, fmt.Errorf("decode errors of job %s: %w", r.ID, err)
+		}
+	}
+	return j, nil
+}
+
+// dbTime scans a timestamp stored natively (PostgreSQL) or as Unix
+// microseconds (SQLite). NULL leaves it unset.
+type dbTime struct {
+	T     time.Time
+	Valid bool
+}
+
+func (t *dbTime) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*t = dbTime{}
+	case time.Time:
+		*t = dbTime{T: v.UTC(), Valid: true}
+	case int64:
+		*t = dbTime{T: time.UnixMicro(v).UTC(), Valid: true}
+	default:
+		return fmt.Errorf("cannot scan %T into a time", src)
+	}
+	return nil
+}
+
+func (t dbTime) ptr() *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	v := t.T
+	return &v
+}
+
+// ts converts a time into the argument the dialect stores.
+func (s *Store) ts(t time.Time) any {
+	if s.d == sqlite {
+		return t.UnixMicro()
+	}
+	return t.UTC()
+}
+
+// pgTimes formats times for a PostgreSQL timestamptz[] parameter.
+func pgTimes(ts []time.Time) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.UTC().Format(time.RFC3339Nano)
+	}
+	return out
+}
+
+// sqlNamed is a named argument for SQLite's @name placeholders.
+func sqlNamed(name string, v any) sql.NamedArg { return sql.Named(name, v) }
