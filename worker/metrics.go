@@ -1,0 +1,52 @@
+package worker
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics are the worker's Prometheus series. Labels stay bounded: queue,
+// type and state, never job ids.
+type metrics struct {
+	started   *prometheus.CounterVec
+	finished  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	wait      *prometheus.HistogramVec
+	inFlight  *prometheus.GaugeVec
+	skipped   *prometheus.CounterVec
+	redeliver *prometheus.CounterVec
+	errors    *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	buckets := []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}
+	m := &metrics{
+		started: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flask_jobs_started_total", Help: "Attempts started by this worker.",
+		}, []string{"queue", "type"}),
+		finished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flask_jobs_finished_total", Help: "Attempts finished by this worker, by the state they left the job in.",
+		}, []string{"queue", "type", "state"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "flask_job_run_duration_seconds", Help: "Time a handler ran, per attempt.", Buckets: buckets,
+		}, []string{"queue", "type"}),
+		wait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "flask_job_queue_wait_seconds", Help: "Time from a job becoming runnable to its attempt starting.", Buckets: buckets,
+		}, []string{"queue", "type"}),
+		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "flask_worker_jobs_in_flight", Help: "Attempts running now in this worker.",
+		}, []string{"queue"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flask_deliveries_skipped_total", Help: "Deliveries acknowledged without running, by reason (duplicate, missing, busy...).",
+		}, []string{"queue", "reason"}),
+		redeliver: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flask_redeliveries_total", Help: "Deliveries that were not the message's first.",
+		}, []string{"queue"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flask_worker_errors_total", Help: "Errors talking to the broker or the store, by operation.",
+		}, []string{"op"}),
+	}
+	for _, c := range []prometheus.Collector{m.started, m.finished, m.duration, m.wait, m.inFlight, m.skipped, m.redeliver, m.errors} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,564 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"runtime/debug"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/flaskhq/flask/events"
+	"github.com/flaskhq/flask/job"
+	"github.com/flaskhq/flask/store"
+)
+
+// Store is what a Pool needs from the job store.
+type Store interface {
+	ClaimJobs(ctx context.Context, p store.ClaimParams) ([]store.ClaimResult, error)
+	FinishJob(ctx context.Context, p store.FinishParams) (bool, error)
+	Heartbeat(ctx context.Context, w store.WorkerInfo) ([]string, error)
+	RemoveWorker(ctx context.Context, id string) error
+}
+
+// Config tunes a Pool.
+type Config struct {
+	// ID names this worker in the store and logs. Default: hostname plus a
+	// random suffix.
+	ID string
+	// Queues maps each queue to drain to its concurrency (jobs at once). Required.
+	Queues map[string]int
+	// FetchWait is how long one fetch waits for messages. Default 2s.
+	FetchWait time.Duration
+	// MaxFetch caps the messages asked for in one fetch. Default 256.
+	MaxFetch int
+	// ShutdownGrace is how long in-flight jobs may run after shutdown starts
+	// before they are cancelled and handed back to the broker. Default 30s.
+	ShutdownGrace time.Duration
+	// HeartbeatInterval is how often the worker reports itself alive and
+	// looks for cancel requests. Default 2s.
+	HeartbeatInterval time.Duration
+	// WorkerTTL is how long without a heartbeat before this worker's jobs may
+	// be claimed by others. It must exceed HeartbeatInterval. Default 30s.
+	WorkerTTL time.Duration
+	// MaxResultBytes caps a handler's result. Default 1 MiB.
+	MaxResultBytes int
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() error {
+	if len(c.Queues) == 0 {
+		return errors.New("worker: no queues to drain")
+	}
+	for q, n := range c.Queues {
+		if err := job.ValidateQueue(q); err != nil {
+			return fmt.Errorf("worker: %w", err)
+		}
+		if n < 1 {
+			return fmt.Errorf("worker: queue %s: concurrency must be at least 1", q)
+		}
+	}
+	if c.ID == "" {
+		host, _ := os.Hostname()
+		if host == "" {
+			host = "worker"
+		}
+		c.ID = host + "-" + uuid.NewString()[:8]
+	}
+	if c.FetchWait <= 0 {
+		c.FetchWait = 2 * time.Second
+	}
+	if c.MaxFetch <= 0 {
+		c.MaxFetch = 256
+	}
+	if c.ShutdownGrace <= 0 {
+		c.ShutdownGrace = 30 * time.Second
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = 2 * time.Second
+	}
+	if c.WorkerTTL <= 0 {
+		c.WorkerTTL = 30 * time.Second
+	}
+	if c.WorkerTTL <= 2*c.HeartbeatInterval {
+		return fmt.Errorf("worker: WorkerTTL (%s) must be more than twice HeartbeatInterval (%s)", c.WorkerTTL, c.HeartbeatInterval)
+	}
+	if c.MaxResultBytes <= 0 {
+		c.MaxResultBytes = 1 << 20
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// Causes of a handler's context ending early.
+var (
+	errCancelRequested = errors.New("job cancelled by request")
+	errShutdown        = errors.New("worker shutting down")
+	errTimeout         = errors.New("job timed out")
+)
+
+// maxErrorLen caps a recorded error message.
+const maxErrorLen = 4096
+
+// Pool fetches and runs jobs for a set of queues.
+type Pool struct {
+	cfg      Config
+	store    Store
+	consumer events.Consumer
+	reg      *Registry
+	log      *slog.Logger
+	m        *metrics
+	started  time.Time
+
+	jobsCtx    context.Context
+	cancelJobs context.CancelCauseFunc
+	wg         sync.WaitGroup
+
+	mu      sync.Mutex
+	running map[string]*task
+}
+
+type task struct {
+	j          *job.Job
+	d          events.Delivery
+	cancel     context.CancelCauseFunc
+	extendedAt time.Time
+}
+
+// New builds a pool. Call Run to start it.
+func New(cfg Config, st Store, consumer events.Consumer, reg *Registry, log *slog.Logger, promReg prometheus.Registerer) (*Pool, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(promReg)
+	if err != nil {
+		return nil, fmt.Errorf("worker metrics: %w", err)
+	}
+	return &Pool{cfg: cfg, store: st, consumer: consumer, reg: reg, log: log.With("worker_id", cfg.ID), m: m, running: map[string]*task{}}, nil
+}
+
+// ID is the worker's id.
+func (p *Pool) ID() string { return p.cfg.ID }
+
+// Run registers the worker, drains its queues until ctx ends, then shuts
+// down: it stops fetching, lets in-flight jobs finish within ShutdownGrace,
+// cancels and hands back the rest, and removes its worker record. It returns
+// nil after a clean shutdown.
+func (p *Pool) Run(ctx context.Context) error {
+	p.started = p.cfg.Now().UTC()
+	if _, err := p.store.Heartbeat(ctx, p.info()); err != nil {
+		return fmt.Errorf("register worker %s: %w", p.cfg.ID, err)
+	}
+	p.jobsCtx, p.cancelJobs = context.WithCancelCause(context.WithoutCancel(ctx))
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var loops sync.WaitGroup
+	loops.Add(2)
+	go func() { defer loops.Done(); p.heartbeatLoop(bg) }()
+	go func() { defer loops.Done(); p.extendLoop(bg) }()
+
+	queues := make([]string, 0, len(p.cfg.Queues))
+	for q := range p.cfg.Queues {
+		queues = append(queues, q)
+	}
+	sort.Strings(queues)
+	p.log.Info("worker started", "queues", p.cfg.Queues)
+	var fetchers sync.WaitGroup
+	for _, q := range queues {
+		fetchers.Add(1)
+		go func() { defer fetchers.Done(); p.fetchLoop(ctx, q, p.cfg.Queues[q]) }()
+	}
+	<-ctx.Done()
+	fetchers.Wait()
+
+	p.log.Info("worker draining", "in_flight", p.inFlight(), "grace", p.cfg.ShutdownGrace)
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(p.cfg.ShutdownGrace):
+		p.log.Warn("grace period over: cancelling and handing back jobs", "in_flight", p.inFlight())
+		p.cancelJobs(errShutdown)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			p.log.Error("handlers ignored cancellation; their jobs return to the queue after the ack deadline", "in_flight", p.inFlight())
+		}
+	}
+	p.cancelJobs(errShutdown)
+	stopBG()
+	loops.Wait()
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := p.store.RemoveWorker(rctx, p.cfg.ID); err != nil {
+		p.log.Warn("could not remove worker record; it expires by itself", "err", err)
+	}
+	p.log.Info("worker stopped")
+	return nil
+}
+
+func (p *Pool) inFlight() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.running)
+}
+
+func (p *Pool) info() store.WorkerInfo {
+	host, _ := os.Hostname()
+	return store.WorkerInfo{ID: p.cfg.ID, Hostname: host, Queues: p.cfg.Queues, InFlight: p.inFlight(), StartedAt: p.started}
+}
+
+// fetchLoop keeps up to concurrency jobs of one queue running.
+func (p *Pool) fetchLoop(ctx context.Context, queue string, concurrency int) {
+	slots := make(chan struct{}, concurrency)
+	release := func(n int) {
+		for range n {
+			<-slots
+		}
+	}
+	failures := 0
+	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		n := 1
+	more:
+		for n < min(concurrency, p.cfg.MaxFetch) {
+			select {
+			case slots <- struct{}{}:
+				n++
+			default:
+				break more
+			}
+		}
+		ds, err := p.consumer.Fetch(ctx, queue, n, p.cfg.FetchWait)
+		if err != nil {
+			release(n)
+			if ctx.Err() != nil {
+				return
+			}
+			failures++
+			p.m.errors.WithLabelValues("fetch").Inc()
+			p.log.Error("fetch failed", "queue", queue, "err", err)
+			sleep(ctx, backoffFor(failures))
+			continue
+		}
+		failures = 0
+		release(n - len(ds))
+		if len(ds) > 0 {
+			p.dispatch(queue, ds, func() { release(1) })
+		}
+	}
+}
+
+// dispatch claims the delivered jobs and starts the claimed ones; every
+// other delivery is settled at once. Each started job calls release once.
+func (p *Pool) dispatch(queue string, ds []events.Delivery, release func()) {
+	ctx := p.jobsCtx
+	ids := make([]string, 0, len(ds))
+	first := make(map[string]events.Delivery, len(ds))
+	var dups []events.Delivery
+	for _, d := range ds {
+		if d.NumDelivered() > 1 {
+			p.m.redeliver.WithLabelValues(queue).Inc()
+		}
+		id := d.Message().JobID
+		if _, seen := first[id]; seen {
+			dups = append(dups, d)
+			continue
+		}
+		first[id] = d
+		ids = append(ids, id)
+	}
+	for _, d := range dups { // the same job twice in one fetch: the first copy runs it
+		p.settle(ctx, queue, d, "duplicate", 0, false)
+		release()
+	}
+	results, err := p.claim(ctx, ids)
+	if err != nil {
+		p.m.errors.WithLabelValues("claim").Inc()
+		p.log.Error("claim failed; deliveries handed back", "queue", queue, "jobs", len(ids), "err", err)
+		for _, id := range ids {
+			p.settle(ctx, queue, first[id], "claim_error", 5*time.Second, true)
+			release()
+		}
+		return
+	}
+	for _, r := range results {
+		d := first[r.JobID]
+		switch {
+		case r.Job != nil:
+			t := &task{j: r.Job, d: d, extendedAt: p.cfg.Now()}
+			p.mu.Lock()
+			p.running[r.JobID] = t
+			p.mu.Unlock()
+			p.wg.Add(1)
+			go p.run(t, release)
+			continue
+		case r.Busy:
+			// A live worker runs it: this is a duplicate. Look again once that
+			// worker would count as dead.
+			p.settle(ctx, queue, d, "busy", p.cfg.WorkerTTL, true)
+		case r.Abandoned:
+			p.log.Warn("job abandoned by a dead worker with no attempts left", "job_id", r.JobID, "queue", queue, "state", r.State)
+			p.settle(ctx, queue, d, "abandoned", 0, false)
+		case r.State == "":
+			p.settle(ctx, queue, d, "missing", 0, false)
+		default:
+			p.settle(ctx, queue, d, string(r.State), 0, false)
+		}
+		release()
+	}
+}
+
+// claim retries a failed claim briefly: a store blip should not bounce a whole batch.
+func (p *Pool) claim(ctx context.Context, ids []string) ([]store.ClaimResult, error) {
+	var err error
+	for i := range 3 {
+		var res []store.ClaimResult
+		res, err = p.store.ClaimJobs(ctx, store.ClaimParams{JobIDs: ids, WorkerID: p.cfg.ID, WorkerTTL: p.cfg.WorkerTTL})
+		if err == nil {
+			return res, nil
+		}
+		sleep(ctx, backoffFor(i+1))
+	}
+	return nil, err
+}
+
+// settle acks a delivery that will not run here, or naks it to come back after delay.
+func (p *Pool) settle(ctx context.Context, queue string, d events.Delivery, reason string, delay time.Duration, nak bool) {
+	p.m.skipped.WithLabelValues(queue, reason).Inc()
+	var err error
+	if nak {
+		err = d.Nak(ctx, delay)
+	} else {
+		err = d.Ack(ctx)
+	}
+	if err != nil {
+		p.m.errors.WithLabelValues("settle").Inc()
+		p.log.Warn("could not settle delivery; it will be redelivered", "job_id", d.Message().JobID, "queue", queue, "reason", reason, "err", err)
+	}
+}
+
+// run executes one attempt and records its outcome.
+func (p *Pool) run(t *task, release func()) {
+	defer p.wg.Done()
+	defer release()
+	defer func() {
+		p.mu.Lock()
+		delete(p.running, t.j.ID)
+		p.mu.Unlock()
+	}()
+	j := t.j
+	log := p.log.With("job_id", j.ID, "queue", j.Queue, "type", j.Type, "attempt", j.Attempt)
+	h, spec, ok := p.reg.Lookup(j.Type)
+	timeout := time.Duration(j.Timeout)
+	if timeout <= 0 {
+		timeout = spec.Timeout
+	}
+	ctx, cancel := context.WithCancelCause(p.jobsCtx)
+	p.mu.Lock()
+	t.cancel = cancel
+	p.mu.Unlock()
+	defer cancel(nil)
+	tctx, tcancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
+	defer tcancel()
+
+	start := p.cfg.Now()
+	p.m.started.WithLabelValues(j.Queue, j.Type).Inc()
+	p.m.wait.WithLabelValues(j.Queue, j.Type).Observe(max(0, start.Sub(j.RunAt).Seconds()))
+	p.m.inFlight.WithLabelValues(j.Queue).Inc()
+	var result json.RawMessage
+	var err error
+	if ok {
+		result, err = call(tctx, h, j)
+	} else {
+		err = fmt.Errorf("no handler for job type %s on worker %s", j.Type, p.cfg.ID)
+		spec = job.Spec{Backoff: job.DefaultBackoff}
+	}
+	p.m.inFlight.WithLabelValues(j.Queue).Dec()
+	p.m.duration.WithLabelValues(j.Queue, j.Type).Observe(p.cfg.Now().Sub(start).Seconds())
+	if err == nil && len(result) > 0 {
+		switch {
+		case len(result) > p.cfg.MaxResultBytes:
+			err = SkipRetry(fmt.Errorf("result of %d bytes is over the %d-byte limit", len(result), p.cfg.MaxResultBytes))
+		case !json.Valid(result):
+			err = SkipRetry(errors.New("handler returned a result that is not valid JSON"))
+		}
+	}
+	fp := p.outcome(j, spec, result, err, context.Cause(tctx))
+	p.m.finished.WithLabelValues(j.Queue, j.Type, string(fp.State)).Inc()
+	switch fp.State {
+	case job.StateSucceeded:
+		log.Debug("job succeeded", "duration", p.cfg.Now().Sub(start))
+	case job.StateQueued:
+		log.Info("job handed back", "reason", "shutdown")
+	default:
+		log.Info("job attempt ended", "state", fp.State, "error", fp.Error, "run_at", fp.RunAt)
+	}
+	applied := p.finish(fp, log)
+	if !applied {
+		log.Warn("outcome not recorded: the job is no longer held by this worker")
+	}
+	bctx := context.WithoutCancel(p.jobsCtx)
+	if fp.State == job.StateQueued {
+		err = t.d.Nak(bctx, 0)
+	} else {
+		err = t.d.Ack(bctx)
+	}
+	if err != nil {
+		p.m.errors.WithLabelValues("settle").Inc()
+		log.Warn("could not settle delivery; it will be redelivered and skipped", "err", err)
+	}
+}
+
+// outcome turns a handler's return into the attempt's end state.
+func (p *Pool) outcome(j *job.Job, spec job.Spec, result json.RawMessage, err, cause error) store.FinishParams {
+	fp := store.FinishParams{JobID: j.ID, Attempt: j.Attempt, WorkerID: p.cfg.ID}
+	now := p.cfg.Now()
+	switch {
+	case err == nil:
+		fp.State, fp.Result = job.StateSucceeded, result
+		return fp
+	case errors.Is(cause, errShutdown):
+		fp.State, fp.RunAt = job.StateQueued, now
+		return fp
+	case errors.Is(cause, errCancelRequested):
+		fp.State, fp.Error = job.StateCancelled, "cancelled while running: "+err.Error()
+		return fp
+	case errors.Is(cause, errTimeout):
+		err = fmt.Errorf("timed out after %s: %w", time.Duration(j.Timeout), err)
+	}
+	fp.Error = truncate(err.Error(), maxErrorLen)
+	if IsSkipRetry(err) || j.Attempt >= j.MaxAttempts {
+		fp.State = job.StateFailed
+		return fp
+	}
+	delay := spec.Backoff.Delay(j.Attempt, rand.Float64())
+	var ra *RetryAfterError
+	if errors.As(err, &ra) && ra.Delay > 0 {
+		delay = ra.Delay
+	}
+	fp.State, fp.RunAt = job.StateRetrying, now.Add(delay)
+	return fp
+}
+
+// finish records an outcome, retrying while the store is unreachable: the
+// delivery stays extended meanwhile, so the job is not run twice.
+func (p *Pool) finish(fp store.FinishParams, log *slog.Logger) bool {
+	ctx := context.WithoutCancel(p.jobsCtx)
+	for i := 1; ; i++ {
+		ok, err := p.store.FinishJob(ctx, fp)
+		if err == nil {
+			return ok
+		}
+		p.m.errors.WithLabelValues("finish").Inc()
+		log.Error("could not record job outcome; retrying", "err", err, "try", i)
+		time.Sleep(backoffFor(i))
+	}
+}
+
+// call runs a handler, turning a panic into an error.
+func call(ctx context.Context, h Handler, j *job.Job) (res json.RawMessage, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("handler panicked: %v\n%s", r, truncate(string(debug.Stack()), 2048))
+		}
+	}()
+	return h(ctx, j)
+}
+
+// heartbeatLoop reports the worker alive and cancels jobs asked to stop.
+func (p *Pool) heartbeatLoop(ctx context.Context) {
+	tick := time.NewTicker(p.cfg.HeartbeatInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		ids, err := p.store.Heartbeat(ctx, p.info())
+		if err != nil {
+			if ctx.Err() == nil {
+				p.m.errors.WithLabelValues("heartbeat").Inc()
+				p.log.Error("heartbeat failed", "err", err)
+			}
+			continue
+		}
+		p.mu.Lock()
+		for _, id := range ids {
+			if t := p.running[id]; t != nil && t.cancel != nil {
+				p.log.Info("cancelling running job on request", "job_id", id, "queue", t.j.Queue, "type", t.j.Type)
+				t.cancel(errCancelRequested)
+			}
+		}
+		p.mu.Unlock()
+	}
+}
+
+// extendLoop keeps the deliveries of long jobs from being redelivered.
+func (p *Pool) extendLoop(ctx context.Context) {
+	every := p.consumer.AckWait() / 3
+	if every <= 0 {
+		every = 10 * time.Second
+	}
+	tick := time.NewTicker(min(every, time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := p.cfg.Now()
+		var due []*task
+		p.mu.Lock()
+		for _, t := range p.running {
+			if now.Sub(t.extendedAt) >= every {
+				t.extendedAt = now
+				due = append(due, t)
+			}
+		}
+		p.mu.Unlock()
+		for _, t := range due {
+			if err := t.d.Extend(ctx); err != nil && ctx.Err() == nil {
+				p.m.errors.WithLabelValues("extend").Inc()
+				p.log.Warn("could not extend delivery", "job_id", t.j.ID, "queue", t.j.Queue, "err", err)
+			}
+		}
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// backoffFor is the pause after the n-th consecutive infrastructure failure.
+func backoffFor(n int) time.Duration {
+	return job.Backoff{Base: 100 * time.Millisecond, Max: 5 * time.Second, Min: 50 * time.Millisecond}.Delay(n, rand.Float64())
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
