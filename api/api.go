@@ -1,0 +1,261 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/flaskhq/flask/job"
+	"github.com/flaskhq/flask/store"
+)
+
+// Store is what the API needs from the job store.
+type Store interface {
+	// InsertJobs inserts every job or none. A job whose idempotency key is
+	// already taken is not inserted again: its result has Existing set and
+	// holds the original job. The outbox entries are those of the new jobs.
+	InsertJobs(ctx context.Context, params []store.InsertParams) ([]store.InsertResult, []store.OutboxEntry, error)
+	// GetJob returns job.ErrNotFound when no job has the id.
+	GetJob(ctx context.Context, id string) (*job.Job, error)
+	// ListJobs returns at most p.Limit jobs, newest first, older than p.Cursor
+	// when it is set.
+	ListJobs(ctx context.Context, p store.ListParams) ([]job.Job, error)
+	// CancelJob cancels a job, or marks a running one with CancelRequestedAt.
+	// It returns a *job.StateError when the job's state does not allow it and
+	// job.ErrNotFound when no job has the id.
+	CancelJob(ctx context.Context, id string) (*job.Job, error)
+	// RetryJob queues a failed or cancelled job again and returns the outbox
+	// entries to publish; a *job.StateError for any other state.
+	RetryJob(ctx context.Context, id string) (*job.Job, []store.OutboxEntry, error)
+	// QueueStats summarises every queue that holds jobs.
+	QueueStats(ctx context.Context) ([]store.QueueStats, error)
+	// ListWorkers lists the live workers.
+	ListWorkers(ctx context.Context) ([]store.WorkerInfo, error)
+	// Ping checks the connection to the database.
+	Ping(ctx context.Context) error
+}
+
+// Dispatcher publishes committed outbox entries right away. It never fails
+// the request: entries it could not publish stay in the outbox for the
+// relay's sweep.
+type Dispatcher interface {
+	Dispatch(ctx context.Context, entries []store.OutboxEntry)
+}
+
+// Checker reports whether a dependency, such as the broker, is reachable.
+type Checker interface {
+	Ping(ctx context.Context) error
+}
+
+// Defaults of Config.
+const (
+	DefaultMaxBodyBytes      = 1 << 20
+	DefaultMaxBatchBodyBytes = 32 << 20
+	DefaultMaxPayloadBytes   = 256 << 10
+	DefaultMaxBatch          = 1000
+	DefaultMaxListLimit      = 1000
+	DefaultListLimit         = 50
+	DefaultRequestTimeout    = 30 * time.Second
+	DefaultDispatchTimeout   = 5 * time.Second
+	DefaultCheckTimeout      = 2 * time.Second
+)
+
+// Config holds the API's limits. A zero field takes its default.
+type Config struct {
+	// MaxBodyBytes caps a request body, except a batch's. Default 1 MiB.
+	MaxBodyBytes int64
+	// MaxBatchBodyBytes caps the body of POST /v1/jobs/batch. Default 32 MiB.
+	MaxBatchBodyBytes int64
+	// MaxPayloadBytes caps one job's payload, measured after removing
+	// insignificant whitespace. Default 256 KiB.
+	MaxPayloadBytes int
+	// MaxBatch caps the number of jobs in one batch. Default 1000.
+	MaxBatch int
+	// MaxListLimit caps the limit parameter of GET /v1/jobs. Default 1000.
+	MaxListLimit int
+	// DefaultListLimit is the page size of GET /v1/jobs without limit. Default 50.
+	DefaultListLimit int
+	// DefaultQueue is the queue of a job whose request names none and whose
+	// type's spec names none. The catalog fills job.DefaultQueue into specs
+	// without a queue, so this replaces that queue. Default job.DefaultQueue.
+	DefaultQueue string
+	// RequestTimeout bounds the work done for one request; its context is
+	// cancelled after that. Default 30s.
+	RequestTimeout time.Duration
+	// DispatchTimeout bounds the synchronous publish after an insert. Default 5s.
+	DispatchTimeout time.Duration
+	// CheckTimeout bounds the readiness pings and the queue statistics read
+	// at each metrics scrape. Default 2s.
+	CheckTimeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	setDefault(&c.MaxBodyBytes, DefaultMaxBodyBytes)
+	setDefault(&c.MaxBatchBodyBytes, DefaultMaxBatchBodyBytes)
+	setDefault(&c.MaxPayloadBytes, DefaultMaxPayloadBytes)
+	setDefault(&c.MaxBatch, DefaultMaxBatch)
+	setDefault(&c.MaxListLimit, DefaultMaxListLimit)
+	setDefault(&c.DefaultListLimit, DefaultListLimit)
+	setDefault(&c.DefaultQueue, job.DefaultQueue)
+	setDefault(&c.RequestTimeout, DefaultRequestTimeout)
+	setDefault(&c.DispatchTimeout, DefaultDispatchTimeout)
+	setDefault(&c.CheckTimeout, DefaultCheckTimeout)
+	return c
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.MaxBodyBytes < 0 || c.MaxBatchBodyBytes < 0 || c.MaxPayloadBytes < 0 {
+		errs = append(errs, errors.New("body and payload limits must not be negative"))
+	}
+	if c.MaxBatch < 0 || c.MaxListLimit < 0 || c.DefaultListLimit < 0 {
+		errs = append(errs, errors.New("batch and list limits must not be negative"))
+	}
+	if c.DefaultListLimit > c.MaxListLimit {
+		errs = append(errs, fmt.Errorf("default list limit %d is above the maximum %d", c.DefaultListLimit, c.MaxListLimit))
+	}
+	if c.MaxListLimit > 1000 {
+		errs = append(errs, fmt.Errorf("max list limit %d is above the store's 1000", c.MaxListLimit))
+	}
+	if err := job.ValidateQueue(c.DefaultQueue); err != nil {
+		errs = append(errs, fmt.Errorf("default queue: %w", err))
+	}
+	if c.RequestTimeout < 0 || c.DispatchTimeout < 0 || c.CheckTimeout < 0 {
+		errs = append(errs, errors.New("timeouts must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Deps are the collaborators of the server.
+type Deps struct {
+	// Store records jobs. Required.
+	Store Store
+	// Catalog lists the accepted job types and their defaults. Required.
+	Catalog *job.Catalog
+	// Dispatcher publishes new outbox entries at once. Nil leaves them all
+	// to the relay.
+	Dispatcher Dispatcher
+	// Broker is pinged by GET /readyz. Nil checks the store only.
+	Broker Checker
+	// Logger receives the access log and the errors. Nil discards them.
+	Logger *slog.Logger
+	// Registerer receives the API's metrics. Nil leaves them unregistered.
+	Registerer prometheus.Registerer
+	// Gatherer is served at GET /metrics. Nil answers 404 there.
+	Gatherer prometheus.Gatherer
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Server serves the HTTP API. Build it with New.
+type Server struct {
+	cfg        Config
+	store      Store
+	catalog    *job.Catalog
+	dispatcher Dispatcher
+	broker     Checker
+	log        *slog.Logger
+	now        func() time.Time
+	metrics    *metrics
+	// metricsHandler serves GET /metrics; nil without a gatherer.
+	metricsHandler http.Handler
+	router         chi.Router
+	handler        http.Handler
+}
+
+// New builds the server and registers its metrics on deps.Registerer.
+func New(cfg Config, deps Deps) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("api config: %w", err)
+	}
+	if deps.Store == nil {
+		return nil, errors.New("api: a store is required")
+	}
+	if deps.Catalog == nil {
+		return nil, errors.New("api: a job type catalog is required")
+	}
+	s := &Server{
+		cfg:        cfg,
+		store:      deps.Store,
+		catalog:    deps.Catalog,
+		dispatcher: deps.Dispatcher,
+		broker:     deps.Broker,
+		log:        deps.Logger,
+		now:        deps.Now,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	m, err := newMetrics(deps.Registerer, s.store, s.now, cfg.CheckTimeout, s.log)
+	if err != nil {
+		return nil, fmt.Errorf("api: register metrics: %w", err)
+	}
+	s.metrics = m
+	if deps.Gatherer != nil {
+		s.metricsHandler = promhttp.HandlerFor(deps.Gatherer, promhttp.HandlerOpts{
+			ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelError),
+			ErrorHandling: promhttp.ContinueOnError,
+		})
+	}
+	s.router = s.routes()
+	s.handler = s.router
+	return s, nil
+}
+
+// Handler returns the HTTP handler of every route.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// ServeHTTP serves one request; it makes *Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// routes builds the router. Routes are registered flat, with full patterns,
+// so that route labels and the OpenAPI document use the same paths.
+func (s *Server) routes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(s.requestID, s.instrument, securityHeaders, s.timeout)
+	r.NotFound(s.notFound)
+	r.MethodNotAllowed(s.methodNotAllowed)
+
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	r.Get("/metrics", s.serveMetrics)
+	r.Get("/v1/openapi.yaml", serveOpenAPI)
+
+	r.Post("/v1/jobs", s.wrap(s.submit))
+	r.Post("/v1/jobs/batch", s.wrap(s.submitBatch))
+	r.Get("/v1/jobs", s.wrap(s.listJobs))
+	r.Get("/v1/jobs/{id}", s.wrap(s.getJob))
+	r.Post("/v1/jobs/{id}/cancel", s.wrap(s.cancelJob))
+	r.Post("/v1/jobs/{id}/retry", s.wrap(s.retryJob))
+	r.Get("/v1/queues", s.wrap(s.listQueues))
+	r.Get("/v1/workers", s.wrap(s.listWorkers))
+	r.Get("/v1/types", s.wrap(s.listTypes))
+	return r
+}
+
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	if s.metricsHandler == nil {
+		s.notFound(w, r)
+		return
+	}
+	s.metricsHandler.ServeHTTP(w, r)
+}
