@@ -1,0 +1,305 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flaskhq/flask/job"
+)
+
+// Common holds the settings every Flask process reads.
+type Common struct {
+	// DatabaseURL: a postgres:// URL, or an SQLite path (sqlite:PATH or a
+	// plain path). Required. Secret: it is masked in logs.
+	DatabaseURL string `envconfig:"DATABASE_URL" required:"true"`
+	// DBMaxConns caps the database pool. Default 16.
+	DBMaxConns int `envconfig:"DB_MAX_CONNS" default:"16"`
+	// Broker: "nats" (NATS JetStream). Default nats.
+	Broker string `envconfig:"BROKER" default:"nats"`
+	// NATS configures the NATS JetStream broker (FLASK_NATS_*).
+	NATS NATSConfig `envconfig:"NATS"`
+	// JobTypes lists accepted job types beyond the built-in ones, with
+	// optional defaults: "email.send:queue=mail:max_attempts=5:timeout=30s,report.build".
+	JobTypes string `envconfig:"JOB_TYPES"`
+	// DemoTypes accepts and runs the demo.* types. Default true.
+	DemoTypes bool `envconfig:"DEMO_TYPES" default:"true"`
+	// HTTPRoutes maps job types to the URLs their payloads are POSTed to:
+	// "image.resize=https://resizer.internal/run,report.build=https://…".
+	HTTPRoutes string `envconfig:"HTTP_ROUTES"`
+	// LogLevel: debug, info, warn or error. Default info.
+	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
+	// LogFormat: json or text. Default json.
+	LogFormat string `envconfig:"LOG_FORMAT" default:"json"`
+	// Migrate applies database migrations at start-up. Default false:
+	// production runs 'flaskctl migrate' (a Helm hook) instead.
+	Migrate bool `envconfig:"MIGRATE" default:"false"`
+}
+
+// NATSConfig holds the FLASK_NATS_* settings.
+type NATSConfig struct {
+	// URL of the NATS server(s), comma-separated. Default nats://127.0.0.1:4222.
+	URL string `envconfig:"URL" default:"nats://127.0.0.1:4222"`
+	// Stream is the JetStream stream holding every queue. Default FLASK_JOBS.
+	Stream string `envconfig:"STREAM" default:"FLASK_JOBS"`
+	// SubjectPrefix: queue q is subject PREFIX.q. Default flask.jobs.
+	SubjectPrefix string `envconfig:"SUBJECT_PREFIX" default:"flask.jobs"`
+	// AckWait is how long a delivery stays leased without a heartbeat. Default 30s.
+	AckWait time.Duration `envconfig:"ACK_WAIT" default:"30s"`
+	// Replicas of the stream (1, or 3 on a cluster). Default 1.
+	Replicas int `envconfig:"REPLICAS" default:"1"`
+	// MaxAckPending caps unacknowledged deliveries per queue. Default 20000.
+	MaxAckPending int `envconfig:"MAX_ACK_PENDING" default:"20000"`
+	// CredsFile is a NATS credentials file (JWT + NKey). Optional.
+	CredsFile string `envconfig:"CREDS_FILE"`
+	// NKeyFile is an NKey seed file. Optional.
+	NKeyFile string `envconfig:"NKEY_FILE"`
+	// TLSCAFile, TLSCertFile, TLSKeyFile enable TLS (and mutual TLS). Optional.
+	TLSCAFile   string `envconfig:"TLS_CA_FILE"`
+	TLSCertFile string `envconfig:"TLS_CERT_FILE"`
+	TLSKeyFile  string `envconfig:"TLS_KEY_FILE"`
+}
+
+func (c *Common) validate() error {
+	if c.DatabaseURL == "" {
+		return errors.New("FLASK_DATABASE_URL is required: a postgres:// URL or an SQLite path")
+	}
+	if c.DBMaxConns < 1 {
+		return errors.New("FLASK_DB_MAX_CONNS must be at least 1")
+	}
+	if c.Broker != "nats" {
+		return fmt.Errorf("FLASK_BROKER=%q is not supported: use nats", c.Broker)
+	}
+	if c.NATS.AckWait < time.Second {
+		return errors.New("FLASK_NATS_ACK_WAIT must be at least 1s")
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		return fmt.Errorf("FLASK_LOG_FORMAT=%q: use json or text", c.LogFormat)
+	}
+	if _, err := job.ParseSpecs(c.JobTypes); err != nil {
+		return fmt.Errorf("FLASK_JOB_TYPES: %w", err)
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("FLASK_LOG_LEVEL=%q: use debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// NewLogger builds the process logger from the common settings.
+func NewLogger(c Common, w *os.File) (*slog.Logger, error) {
+	level, err := parseLevel(c.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewJSONHandler(w, opts)), nil
+}
+
+// APIConfig configures flask-api.
+type APIConfig struct {
+	Common
+	// HTTPAddr is the API's listen address. Default :8080.
+	HTTPAddr string `envconfig:"HTTP_ADDR" default:":8080"`
+	// MaxBodyBytes caps a request body (batches excepted). Default 1 MiB.
+	MaxBodyBytes int64 `envconfig:"MAX_BODY_BYTES" default:"1048576"`
+	// MaxBatchBodyBytes caps a batch request body. Default 32 MiB.
+	MaxBatchBodyBytes int64 `envconfig:"MAX_BATCH_BODY_BYTES" default:"33554432"`
+	// MaxPayloadBytes caps one job's payload. Default 256 KiB.
+	MaxPayloadBytes int `envconfig:"MAX_PAYLOAD_BYTES" default:"262144"`
+	// MaxBatch caps the jobs in one batch request. Default 1000.
+	MaxBatch int `envconfig:"MAX_BATCH" default:"1000"`
+	// ShutdownTimeout bounds the graceful stop of the HTTP server. Default 20s.
+	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"20s"`
+	// RelayInterval is how often due scheduled and retrying jobs are queued. Default 250ms.
+	RelayInterval time.Duration `envconfig:"RELAY_INTERVAL" default:"250ms"`
+	// OutboxGrace is the age after which an unpublished outbox entry is
+	// republished by the sweep. Default 5s.
+	OutboxGrace time.Duration `envconfig:"OUTBOX_GRACE" default:"5s"`
+}
+
+func (c *APIConfig) validate() error {
+	if err := c.Common.validate(); err != nil {
+		return err
+	}
+	if c.HTTPAddr == "" {
+		return errors.New("FLASK_HTTP_ADDR must not be empty")
+	}
+	if c.MaxPayloadBytes < 1 || c.MaxBodyBytes < int64(c.MaxPayloadBytes) {
+		return errors.New("FLASK_MAX_PAYLOAD_BYTES must be positive and FLASK_MAX_BODY_BYTES at least as large")
+	}
+	if c.MaxBatch < 1 || c.MaxBatch > 10000 {
+		return errors.New("FLASK_MAX_BATCH must be between 1 and 10000")
+	}
+	if c.RelayInterval < 10*time.Millisecond {
+		return errors.New("FLASK_RELAY_INTERVAL must be at least 10ms")
+	}
+	return nil
+}
+
+// Validate explains what is wrong with the configuration, or returns nil.
+func (c *APIConfig) Validate() error { return c.validate() }
+
+// WorkerConfig configures flask-worker.
+type WorkerConfig struct {
+	Common
+	// HTTPAddr serves /healthz, /readyz and /metrics. Default :8081.
+	HTTPAddr string `envconfig:"HTTP_ADDR" default:":8081"`
+	// Queues to drain, with optional concurrency: "default:20,mail:5".
+	// A queue without ":N" gets Concurrency. Default "default".
+	Queues string `envconfig:"QUEUES" default:"default"`
+	// Concurrency is the jobs run at once per queue without its own. Default 10.
+	Concurrency int `envconfig:"CONCURRENCY" default:"10"`
+	// WorkerID names this worker. Default: hostname plus a random suffix.
+	WorkerID string `envconfig:"WORKER_ID"`
+	// ShutdownGrace is how long in-flight jobs may finish after SIGTERM
+	// before they are handed back. Keep the pod's terminationGracePeriodSeconds
+	// above it. Default 30s.
+	ShutdownGrace time.Duration `envconfig:"SHUTDOWN_GRACE" default:"30s"`
+	// HeartbeatInterval: how often the worker reports itself and looks for
+	// cancel requests. Default 2s.
+	HeartbeatInterval time.Duration `envconfig:"HEARTBEAT_INTERVAL" default:"2s"`
+	// WorkerTTL: silence after which a worker's jobs may be reclaimed. Default 30s.
+	WorkerTTL time.Duration `envconfig:"WORKER_TTL" default:"30s"`
+	// HTTPAllowCIDRs lets the http job type reach these otherwise refused
+	// (private, loopback…) networks: "10.0.0.0/8,127.0.0.1/32".
+	HTTPAllowCIDRs string `envconfig:"HTTP_ALLOW_CIDRS"`
+	// HTTPSigningSecret signs http job requests (HMAC-SHA256). Secret.
+	HTTPSigningSecret string `envconfig:"HTTP_SIGNING_SECRET"`
+	// HTTPSigningSecretFile reads the signing secret from a file instead.
+	HTTPSigningSecretFile string `envconfig:"HTTP_SIGNING_SECRET_FILE"`
+}
+
+func (c *WorkerConfig) validate() error {
+	if err := c.Common.validate(); err != nil {
+		return err
+	}
+	if c.Concurrency < 1 {
+		return errors.New("FLASK_CONCURRENCY must be at least 1")
+	}
+	if _, err := ParseQueues(c.Queues, c.Concurrency); err != nil {
+		return fmt.Errorf("FLASK_QUEUES: %w", err)
+	}
+	if c.ShutdownGrace < 0 {
+		return errors.New("FLASK_SHUTDOWN_GRACE must not be negative")
+	}
+	if c.WorkerTTL <= 2*c.HeartbeatInterval {
+		return errors.New("FLASK_WORKER_TTL must be more than twice FLASK_HEARTBEAT_INTERVAL")
+	}
+	if _, err := parseCIDRs(c.HTTPAllowCIDRs); err != nil {
+		return fmt.Errorf("FLASK_HTTP_ALLOW_CIDRS: %w", err)
+	}
+	if c.HTTPSigningSecret != "" && c.HTTPSigningSecretFile != "" {
+		return errors.New("set FLASK_HTTP_SIGNING_SECRET or FLASK_HTTP_SIGNING_SECRET_FILE, not both")
+	}
+	return nil
+}
+
+// Validate explains what is wrong with the configuration, or returns nil.
+func (c *WorkerConfig) Validate() error { return c.validate() }
+
+// ParseQueues reads "q1:20,q2" into queue → concurrency.
+func ParseQueues(s string, def int) (map[string]int, error) {
+	out := map[string]int{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, n, hasN := strings.Cut(part, ":")
+		c := def
+		if hasN {
+			v, err := strconv.Atoi(n)
+			if err != nil || v < 1 || v > 100000 {
+				return nil, fmt.Errorf("queue %s: concurrency %q must be a whole number from 1 to 100000", name, n)
+			}
+			c = v
+		}
+		if err := job.ValidateQueue(name); err != nil {
+			return nil, err
+		}
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("queue %s is listed twice", name)
+		}
+		out[name] = c
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no queue named")
+	}
+	return out, nil
+}
+
+func parseCIDRs(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8", part)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// MaskURL hides the password of a URL-shaped secret for logs.
+func MaskURL(s string) string {
+	if i := strings.Index(s, "://"); i >= 0 {
+		rest := s[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			cred := rest[:at]
+			if u, _, ok := strings.Cut(cred, ":"); ok {
+				return s[:i+3] + u + ":*****@" + rest[at+1:]
+			}
+		}
+	}
+	return s
+}
+
+// secretValue is a secret from the environment or a file.
+func secretValue(v, file string) ([]byte, error) {
+	if file == "" {
+		return []byte(v), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read secret file: %w", err)
+	}
+	return []byte(strings.TrimSpace(string(b))), nil
+}
+
+// Defaults shared by the env tags above and dev mode.
+const (
+	defaultAckWait       = 30 * time.Second
+	defaultShutdown      = 20 * time.Second
+	defaultRelayInterval = 250 * time.Millisecond
+	defaultOutboxGrace   = 5 * time.Second
+	defaultHeartbeat     = 2 * time.Second
+	defaultWorkerTTL     = 30 * time.Second
+)
+
+// Build information, set at link time:
+//
+//	-ldflags "-X github.com/flaskhq/flask/app.Version=v1.2.3 -X github.com/flaskhq/flask/app.Commit=abc123"
+var (
+	Version = "dev"
+	Commit  = "unknown"
+)

@@ -1,0 +1,125 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+
+	natsbroker "github.com/flaskhq/flask/events/nats"
+)
+
+// DevConfig configures 'flaskctl dev': everything in one process.
+type DevConfig struct {
+	// Addr is the API's listen address. Default 127.0.0.1:8080.
+	Addr string
+	// DataDir holds the SQLite database and the NATS store; data survives
+	// restarts. Default .flask.
+	DataDir string
+	// Queues to drain, "default:10,mail:2". Default "default:10".
+	Queues string
+	// Out receives the banner with the URL. Default os.Stdout.
+	Out io.Writer
+}
+
+// RunDev runs an embedded NATS JetStream server, an SQLite store, the API
+// with its relay and a worker pool in this process until ctx ends.
+func RunDev(ctx context.Context, cfg DevConfig, log *slog.Logger) error {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8080"
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = ".flask"
+	}
+	if cfg.Queues == "" {
+		cfg.Queues = "default:10"
+	}
+	if cfg.Out == nil {
+		cfg.Out = os.Stdout
+	}
+	if _, err := ParseQueues(cfg.Queues, 10); err != nil {
+		return fmt.Errorf("--queues: %w", err)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	ns, err := natsbroker.RunEmbedded(natsbroker.EmbeddedConfig{
+		StoreDir: filepath.Join(cfg.DataDir, "nats"), Host: "127.0.0.1", Port: -1,
+	}, log.With("component", "nats"))
+	if err != nil {
+		return fmt.Errorf("start embedded NATS: %w", err)
+	}
+	defer func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	}()
+
+	common := Common{
+		DatabaseURL: "sqlite:" + filepath.Join(cfg.DataDir, "flask.db"), DBMaxConns: 1, Broker: "nats",
+		NATS: NATSConfig{URL: ns.ClientURL(), Stream: "FLASK_JOBS", SubjectPrefix: "flask.jobs",
+			AckWait: defaultAckWait, Replicas: 1, MaxAckPending: 20000},
+		DemoTypes: true, LogLevel: "info", LogFormat: "text", Migrate: true,
+	}
+	apiCfg := APIConfig{Common: common, HTTPAddr: cfg.Addr, MaxBodyBytes: 1 << 20, MaxBatchBodyBytes: 32 << 20,
+		MaxPayloadBytes: 256 << 10, MaxBatch: 1000, ShutdownTimeout: defaultShutdown, RelayInterval: defaultRelayInterval,
+		OutboxGrace: defaultOutboxGrace}
+	wcfg := WorkerConfig{Common: common, Queues: cfg.Queues, Concurrency: 10, ShutdownGrace: defaultShutdown,
+		HeartbeatInterval: defaultHeartbeat, WorkerTTL: defaultWorkerTTL}
+	if err := apiCfg.validate(); err != nil {
+		return err
+	}
+	if err := wcfg.validate(); err != nil {
+		return err
+	}
+	cat, err := Catalog(common)
+	if err != nil {
+		return err
+	}
+	reg, err := NewRegistry(wcfg)
+	if err != nil {
+		return err
+	}
+	st, err := OpenStore(ctx, common, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	b, err := OpenBroker(ctx, common, "flask-dev", log)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	metrics := newRegistry()
+	pool, err := NewPool(wcfg, st, b, reg, log.With("component", "worker"), metrics)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(cfg.Out, "Flask is running at %s (data in %s). Try:\n  flaskctl jobs submit --api %s --type demo.sleep --payload '{\"ms\":500}' --wait\nPress Ctrl+C to stop.\n",
+		url, cfg.DataDir, url)
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		errs <- ServeAPI(ctx, apiCfg, APIParts{Store: st, Broker: b, Catalog: cat, Metrics: metrics}, ln, log.With("component", "api"))
+	}()
+	go func() { defer wg.Done(); errs <- pool.Run(ctx) }()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

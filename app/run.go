@@ -1,0 +1,298 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/flaskhq/flask/api"
+	"github.com/flaskhq/flask/events"
+	natsbroker "github.com/flaskhq/flask/events/nats"
+	"github.com/flaskhq/flask/job"
+	"github.com/flaskhq/flask/relay"
+	"github.com/flaskhq/flask/store"
+	"github.com/flaskhq/flask/worker"
+	"github.com/flaskhq/flask/worker/builtin"
+)
+
+// Broker is a connected message broker.
+type Broker interface {
+	events.Publisher
+	events.Consumer
+	events.Pinger
+}
+
+// Catalog builds the set of job types the API accepts: the demo types (when
+// enabled), the http route types, and FLASK_JOB_TYPES.
+func Catalog(c Common) (*job.Catalog, error) {
+	var specs []job.Spec
+	if c.DemoTypes {
+		specs = append(specs, builtin.DemoSpecs()...)
+	}
+	routes, err := builtin.ParseRoutes(c.HTTPRoutes)
+	if err != nil {
+		return nil, fmt.Errorf("FLASK_HTTP_ROUTES: %w", err)
+	}
+	specs = append(specs, builtin.HTTPSpecs(routes)...)
+	extra, err := job.ParseSpecs(c.JobTypes)
+	if err != nil {
+		return nil, fmt.Errorf("FLASK_JOB_TYPES: %w", err)
+	}
+	specs = append(specs, extra...)
+	cat, err := job.NewCatalog(specs...)
+	if err != nil {
+		return nil, fmt.Errorf("job types: %w", err)
+	}
+	return cat, nil
+}
+
+// OpenStore opens the database, migrating it first when asked, and checks
+// that its schema matches this build.
+func OpenStore(ctx context.Context, c Common, log *slog.Logger) (*store.Store, error) {
+	st, err := store.Open(ctx, c.DatabaseURL, store.Config{MaxOpenConns: c.DBMaxConns}, log)
+	if err != nil {
+		return nil, err
+	}
+	if c.Migrate {
+		applied, err := st.Migrate(ctx)
+		if err != nil {
+			_ = st.Close()
+			return nil, err
+		}
+		if len(applied) > 0 {
+			log.Info("database migrated", "versions", applied)
+		}
+	}
+	if err := st.CheckSchema(ctx); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// OpenBroker connects to the configured broker.
+func OpenBroker(ctx context.Context, c Common, name string, log *slog.Logger) (Broker, error) {
+	n := c.NATS
+	b, err := natsbroker.New(ctx, natsbroker.Config{
+		URL: n.URL, Name: name, Stream: n.Stream, SubjectPrefix: n.SubjectPrefix, AckWait: n.AckWait,
+		Replicas: n.Replicas, MaxAckPending: n.MaxAckPending, CredentialsFile: n.CredsFile, NKeySeedFile: n.NKeyFile,
+		TLSCAFile: n.TLSCAFile, TLSCertFile: n.TLSCertFile, TLSKeyFile: n.TLSKeyFile,
+	}, log)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS: %w", err)
+	}
+	return b, nil
+}
+
+// NewRegistry builds the worker's handler registry: the demo types when
+// enabled, and one http handler per configured route.
+func NewRegistry(c WorkerConfig) (*worker.Registry, error) {
+	reg := worker.NewRegistry()
+	if c.DemoTypes {
+		if err := builtin.RegisterDemo(reg); err != nil {
+			return nil, err
+		}
+	}
+	routes, err := builtin.ParseRoutes(c.HTTPRoutes)
+	if err != nil {
+		return nil, fmt.Errorf("FLASK_HTTP_ROUTES: %w", err)
+	}
+	if len(routes) > 0 {
+		secret, err := secretValue(c.HTTPSigningSecret, c.HTTPSigningSecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("FLASK_HTTP_SIGNING_SECRET_FILE: %w", err)
+		}
+		cidrs, err := parseCIDRs(c.HTTPAllowCIDRs)
+		if err != nil {
+			return nil, fmt.Errorf("FLASK_HTTP_ALLOW_CIDRS: %w", err)
+		}
+		if err := builtin.RegisterHTTP(reg, builtin.HTTPConfig{Routes: routes, SigningSecret: secret, AllowCIDRs: cidrs}); err != nil {
+			return nil, err
+		}
+	}
+	return reg, nil
+}
+
+// newRegistry returns a Prometheus registry with the process and Go collectors.
+func newRegistry() *prometheus.Registry {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return r
+}
+
+// APIParts are the pieces RunAPIWith serves; dev mode shares them with a worker.
+type APIParts struct {
+	Store   *store.Store
+	Broker  Broker
+	Catalog *job.Catalog
+	Metrics *prometheus.Registry
+}
+
+// RunAPI runs flask-api until ctx ends, then shuts down in order: stop
+// taking requests, stop the relay, close the broker and the database.
+func RunAPI(ctx context.Context, cfg APIConfig, log *slog.Logger) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	cat, err := Catalog(cfg.Common)
+	if err != nil {
+		return err
+	}
+	st, err := OpenStore(ctx, cfg.Common, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	b, err := OpenBroker(ctx, cfg.Common, "flask-api", log)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	return ServeAPI(ctx, cfg, APIParts{Store: st, Broker: b, Catalog: cat, Metrics: newRegistry()}, ln, log)
+}
+
+// ServeAPI serves the API and runs the relay on ln until ctx ends.
+func ServeAPI(ctx context.Context, cfg APIConfig, p APIParts, ln net.Listener, log *slog.Logger) error {
+	rl, err := relay.New(relay.Config{Interval: cfg.RelayInterval, OutboxGrace: cfg.OutboxGrace}, p.Store, p.Broker, log, p.Metrics)
+	if err != nil {
+		return err
+	}
+	srv, err := api.New(api.Config{
+		MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchBodyBytes: cfg.MaxBatchBodyBytes, MaxPayloadBytes: cfg.MaxPayloadBytes,
+		MaxBatch: cfg.MaxBatch,
+	}, api.Deps{
+		Store: p.Store, Catalog: p.Catalog, Dispatcher: rl, Broker: p.Broker, Logger: log,
+		Registerer: p.Metrics, Gatherer: p.Metrics,
+	})
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	relayDone := make(chan error, 1)
+	go func() { relayDone <- rl.Run(relayCtx) }()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	log.Info("api listening", "addr", ln.Addr().String(), "database", p.Store.Dialect(), "job_types", p.Catalog.Types())
+
+	select {
+	case err = <-serveErr:
+		err = fmt.Errorf("serve http: %w", err)
+	case <-ctx.Done():
+		log.Info("api shutting down")
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		if e := hs.Shutdown(sctx); e != nil {
+			log.Warn("http shutdown incomplete", "err", e)
+		}
+		cancel()
+		if e := <-serveErr; e != nil && !errors.Is(e, http.ErrServerClosed) {
+			err = e
+		}
+	}
+	stopRelay()
+	<-relayDone
+	return err
+}
+
+// RunWorker runs flask-worker until ctx ends, then drains (see worker.Pool.Run).
+func RunWorker(ctx context.Context, cfg WorkerConfig, reg *worker.Registry, log *slog.Logger) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	if reg == nil {
+		var err error
+		if reg, err = NewRegistry(cfg); err != nil {
+			return err
+		}
+	}
+	st, err := OpenStore(ctx, cfg.Common, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	b, err := OpenBroker(ctx, cfg.Common, "flask-worker", log)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	metrics := newRegistry()
+	pool, err := NewPool(cfg, st, b, reg, log, metrics)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	hs := &http.Server{Handler: healthHandler(st, b, metrics), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("health server stopped", "err", err)
+		}
+	}()
+	log.Info("worker health endpoints listening", "addr", ln.Addr().String())
+	err = pool.Run(ctx)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(sctx)
+	return err
+}
+
+// NewPool builds a worker pool from the worker configuration.
+func NewPool(cfg WorkerConfig, st worker.Store, c events.Consumer, reg *worker.Registry, log *slog.Logger, metrics prometheus.Registerer) (*worker.Pool, error) {
+	queues, err := ParseQueues(cfg.Queues, cfg.Concurrency)
+	if err != nil {
+		return nil, fmt.Errorf("FLASK_QUEUES: %w", err)
+	}
+	return worker.New(worker.Config{
+		ID: cfg.WorkerID, Queues: queues, ShutdownGrace: cfg.ShutdownGrace,
+		HeartbeatInterval: cfg.HeartbeatInterval, WorkerTTL: cfg.WorkerTTL,
+	}, st, c, reg, log, metrics)
+}
+
+// healthHandler serves a worker's /healthz, /readyz and /metrics.
+func healthHandler(st *store.Store, b events.Pinger, g prometheus.Gatherer) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := st.Ping(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("store unreachable\n"))
+			return
+		}
+		if err := b.Ping(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("broker unreachable\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	return mux
+}
