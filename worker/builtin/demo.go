@@ -67,10 +67,10 @@ func demoSleep(ctx context.Context, j *job.Job) (json.RawMessage, error) {
 		return nil, err
 	}
 	if p.MS == nil {
-		return nil, worker.SkipRetry(errors.New(`bad payload: "ms" is required, e.g. {"ms": 1500}`))
+		return nil, worker.SkipRetry(errors.New(`bad payload: payload.ms is required, e.g. {"ms": 1500}`))
 	}
 	if *p.MS < 0 || *p.MS > MaxDemoSleep.Milliseconds() {
-		return nil, worker.SkipRetry(fmt.Errorf("bad payload: ms must be between 0 and %d, not %d", MaxDemoSleep.Milliseconds(), *p.MS))
+		return nil, worker.SkipRetry(fmt.Errorf("bad payload: payload.ms must be between 0 and %d, not %d", MaxDemoSleep.Milliseconds(), *p.MS))
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("sleep %dms: %w", *p.MS, err)
@@ -96,10 +96,10 @@ func demoFail(_ context.Context, j *job.Job) (json.RawMessage, error) {
 		return nil, err
 	}
 	if p.Times == nil {
-		return nil, worker.SkipRetry(errors.New(`bad payload: "times" is required, e.g. {"times": 2}`))
+		return nil, worker.SkipRetry(errors.New(`bad payload: payload.times is required, e.g. {"times": 2}`))
 	}
 	if *p.Times < 0 || *p.Times > job.MaxMaxAttempts {
-		return nil, worker.SkipRetry(fmt.Errorf("bad payload: times must be between 0 and %d, not %d", job.MaxMaxAttempts, *p.Times))
+		return nil, worker.SkipRetry(fmt.Errorf("bad payload: payload.times must be between 0 and %d, not %d", job.MaxMaxAttempts, *p.Times))
 	}
 	if j.Attempt <= *p.Times {
 		err := fmt.Errorf("demo failure on attempt %d of %d", j.Attempt, *p.Times)

@@ -40,6 +40,8 @@ func describeJSONError(err error, fields string) string {
 			return fmt.Sprintf("payload must be a JSON object with fields %s, not %s", fields, typeErr.Value)
 		}
 		return fmt.Sprintf("payload.%s must be %s, not %s", typeErr.Field, kindName(typeErr.Type), typeErr.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "payload is not valid JSON (it ends too early)"
 	case errors.As(err, &syntaxErr):
 		return fmt.Sprintf("payload is not valid JSON (%v)", syntaxErr)
 	case strings.Contains(err.Error(), "unknown field"):

@@ -39,9 +39,10 @@ func mac(secret []byte, ts string, body []byte) []byte {
 // timestamp lies within tolerance of now (DefaultSignatureTolerance when
 // tolerance is 0 or less); otherwise an error wrapping ErrBadSignature.
 //
-// The scheme, for receivers in any language: the header reads
+// The scheme, for receivers in any language: with the secret "whsec_example"
+// and the body {"order_id":42} sent at 2025-11-26T00:00:00Z, the header reads
 //
-//	Flask-Signature: t=1764115200,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd
+//	Flask-Signature: t=1764115200,v1=86b0afe68926582f14b9dd49fa2b159d17f7c78cee2c91e5501b3b7acbc8b1da
 //
 // where t is the sending time in Unix seconds and v1 is the lower-case hex
 // HMAC-SHA256, keyed with the shared secret, of the bytes of t in decimal,
