@@ -153,8 +153,8 @@ data "aws_iam_policy_document" "pod_identity_trust" {
     # account may assume the role.
     condition {
       test     = "StringEquals"
-      variable = "aws:RequestTag/eks-cluster-name"
-      values   = [var.name]
+      variable = "aws:RequestTag/eks-cluster-arn"
+      values   = [aws_eks_cluster.this.arn]
     }
 
     condition {
