@@ -229,7 +229,9 @@ func validQueue(q string) error {
 // every one of them. The messages are sent without waiting in between and
 // their acks awaited together, so a batch costs about one round trip. On
 // error some messages may have been stored: publish them all again, the
-// stream drops those whose Message.ID it has seen within DuplicateWindow.
+// stream drops those whose Message.ID it has seen within DuplicateWindow
+// (a message with an empty ID is never de-duplicated). Invalid queue names
+// fail the whole call before anything is sent.
 func (b *Broker) Publish(ctx context.Context, msgs ...events.Message) error {
 	if b.closed.Load() {
 		return fmt.Errorf("publish: %w", events.ErrClosed)

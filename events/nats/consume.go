@@ -159,7 +159,7 @@ func (b *Broker) fetchNoWait(c jetstream.Consumer, queue string, max int) ([]eve
 	if err != nil {
 		return nil, err
 	}
-	out := make([]events.Delivery, 0, max)
+	out := make([]events.Delivery, 0, min(max, 64))
 	for msg := range batch.Messages() {
 		out = append(out, b.newDelivery(queue, msg))
 	}
@@ -178,6 +178,10 @@ func (b *Broker) fetchFirst(ctx context.Context, c jetstream.Consumer, queue str
 
 	batch, err := c.Fetch(1, jetstream.FetchContext(fctx))
 	if err != nil {
+		if fctx.Err() != nil && ctx.Err() == nil && !b.closed.Load() {
+			// wait was too short to even send the poll.
+			return nil, nil
+		}
 		return nil, err
 	}
 	var out []events.Delivery

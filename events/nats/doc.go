@@ -24,6 +24,11 @@
 // header values are trimmed and header names are restricted on the wire,
 // while the body carries every Message exactly.
 //
+// Publish returns once the server has acknowledged every message: with
+// Replicas 1 that means written to the server's file store (which the
+// server fsyncs on its own sync interval), with 3 that it is stored on a
+// quorum of servers.
+//
 // # Delivery
 //
 // Delivery is at least once. A delivery is leased for Config.AckWait; a
