@@ -17,5 +17,6 @@
 // Retry-After); any other status fails the job at once. Targets are checked
 // at dial time, after DNS resolution and on every redirect: loopback, private,
 // link-local, CGNAT and other non-public addresses are refused unless listed
-// in HTTPConfig.AllowCIDRs.
+// in HTTPConfig.AllowCIDRs. For the same reason requests never go through a
+// proxy: HTTP_PROXY and HTTPS_PROXY are ignored.
 package builtin

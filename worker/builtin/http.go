@@ -18,7 +18,6 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/flaskhq/flask/job"
 	"github.com/flaskhq/flask/worker"
@@ -379,24 +378,30 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return min(max(d, 0), MaxRetryAfter)
 }
 
-// readSnippet reads the start of an error response for the error message,
-// sanitized, then drains a little more so the connection can be reused.
+// readSnippet reads the start of an error response for the error message:
+// sanitized, at most maxSnippet bytes, ending in "…" when cut. It then
+// drains a little more so that the connection can be reused.
 func readSnippet(r io.Reader) string {
-	buf, _ := io.ReadAll(io.LimitReader(r, maxSnippet))
+	buf, _ := io.ReadAll(io.LimitReader(r, maxSnippet+1))
 	_, _ = io.Copy(io.Discard, io.LimitReader(r, 4<<10))
-	return sanitize(buf, maxSnippet)
+	cut := len(buf) > maxSnippet
+	s := sanitize(buf[:min(len(buf), maxSnippet)])
+	if cut {
+		s += "…"
+	}
+	return truncate(s, maxSnippet)
 }
 
-// sanitize makes untrusted bytes safe to show on one line: valid UTF-8, no
-// control or invisible characters, runs of space collapsed, at most n bytes.
-func sanitize(b []byte, n int) string {
+// sanitize makes untrusted bytes safe to show on one line: invalid UTF-8,
+// control and invisible characters become spaces, and runs of space one.
+func sanitize(b []byte) string {
 	s := strings.Map(func(r rune) rune {
-		if r == utf8.RuneError || !unicode.IsPrint(r) {
+		if !unicode.IsPrint(r) {
 			return ' '
 		}
 		return r
-	}, strings.ToValidUTF8(string(b), "\uFFFD"))
-	return truncate(strings.Join(strings.Fields(s), " "), n)
+	}, strings.ToValidUTF8(string(b), " "))
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // StatusError reports a target's non-2xx answer.
