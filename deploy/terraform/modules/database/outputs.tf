@@ -37,3 +37,13 @@ output "ca_cert_identifier" {
   description = "The RDS CA the server certificate chains to; clients verify against the matching bundle (sslmode=verify-full)."
   value       = aws_db_instance.this.ca_cert_identifier
 }
+
+output "multi_az" {
+  description = "Whether the database runs a standby in another zone."
+  value       = aws_db_instance.this.multi_az
+}
+
+output "deletion_protection" {
+  description = "Whether the database refuses deletion."
+  value       = aws_db_instance.this.deletion_protection
+}
