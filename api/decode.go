@@ -196,7 +196,9 @@ func (d *jobDecoder) decode() store.InsertParams {
 	known := false
 	if !d.present("type") {
 		d.is.bad(d.field("type"), "is required; %s", d.s.typesHint())
-	} else if typ, ok := d.str("type"); ok {
+	} else if typ, ok := d.str("type"); ok && typ == "" {
+		d.is.bad(d.field("type"), "must not be empty; %s", d.s.typesHint())
+	} else if ok {
 		if spec, known = d.s.catalog.Lookup(typ); known {
 			p.Type = typ
 		} else {
