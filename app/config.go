@@ -4,13 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/flaskhq/flask/job"
+	"github.com/flaskhq/flask/worker/builtin"
 )
 
 // Common holds the settings every Flask process reads.
@@ -201,7 +201,7 @@ func (c *WorkerConfig) validate() error {
 	if c.WorkerTTL <= 2*c.HeartbeatInterval {
 		return errors.New("FLASK_WORKER_TTL must be more than twice FLASK_HEARTBEAT_INTERVAL")
 	}
-	if _, err := parseCIDRs(c.HTTPAllowCIDRs); err != nil {
+	if _, err := builtin.ParseCIDRs(c.HTTPAllowCIDRs); err != nil {
 		return fmt.Errorf("FLASK_HTTP_ALLOW_CIDRS: %w", err)
 	}
 	if c.HTTPSigningSecret != "" && c.HTTPSigningSecretFile != "" {
@@ -240,22 +240,6 @@ func ParseQueues(s string, def int) (map[string]int, error) {
 	}
 	if len(out) == 0 {
 		return nil, errors.New("no queue named")
-	}
-	return out, nil
-}
-
-func parseCIDRs(s string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		p, err := netip.ParsePrefix(part)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8", part)
-		}
-		out = append(out, p.Masked())
 	}
 	return out, nil
 }

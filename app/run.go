@@ -41,12 +41,17 @@ func Catalog(c Common) (*job.Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("FLASK_HTTP_ROUTES: %w", err)
 	}
-	specs = append(specs, builtin.HTTPSpecs(routes)...)
 	extra, err := job.ParseSpecs(c.JobTypes)
 	if err != nil {
 		return nil, fmt.Errorf("FLASK_JOB_TYPES: %w", err)
 	}
-	specs = append(specs, extra...)
+	// A FLASK_JOB_TYPES entry for a routed type sets that route's defaults.
+	specs = append(specs, builtin.HTTPSpecs(routes, extra...)...)
+	for _, s := range extra {
+		if _, routed := routes[s.Type]; !routed {
+			specs = append(specs, s)
+		}
+	}
 	cat, err := job.NewCatalog(specs...)
 	if err != nil {
 		return nil, fmt.Errorf("job types: %w", err)
@@ -110,11 +115,16 @@ func NewRegistry(c WorkerConfig) (*worker.Registry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("FLASK_HTTP_SIGNING_SECRET_FILE: %w", err)
 		}
-		cidrs, err := parseCIDRs(c.HTTPAllowCIDRs)
+		cidrs, err := builtin.ParseCIDRs(c.HTTPAllowCIDRs)
 		if err != nil {
 			return nil, fmt.Errorf("FLASK_HTTP_ALLOW_CIDRS: %w", err)
 		}
-		if err := builtin.RegisterHTTP(reg, builtin.HTTPConfig{Routes: routes, SigningSecret: secret, AllowCIDRs: cidrs}); err != nil {
+		extra, err := job.ParseSpecs(c.JobTypes)
+		if err != nil {
+			return nil, fmt.Errorf("FLASK_JOB_TYPES: %w", err)
+		}
+		hc := builtin.HTTPConfig{Routes: routes, SigningSecret: secret, AllowCIDRs: cidrs, UserAgent: "flask-worker/" + Version}
+		if err := builtin.RegisterHTTP(reg, hc, extra...); err != nil {
 			return nil, err
 		}
 	}
