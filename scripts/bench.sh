@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# make bench: end-to-end throughput and latency of Flask, written to
+# docs/benchmarks.md. Builds the driver (bench/) into a temp dir and runs it
+# against a throwaway PostgreSQL 15 (scripts/with-postgres.sh, fsync on); the
+# driver builds flask-api and flask-worker, starts NATS, the API and a worker
+# per scenario on 127.0.0.1, and stops each by PID. This script stops the
+# driver, then PostgreSQL, by PID and removes its temp dir, also on failure
+# or interrupt.
+#
+#   make bench                          # full run, about 3 minutes
+#   BENCH_QUICK=1 scripts/bench.sh      # 30-second smoke run; report printed, docs/ untouched
+#   scripts/bench.sh -concurrency 500   # extra flags go to the driver (go run ./bench -h)
+#
+# BENCH_OUT names the report file (default docs/benchmarks.md; a temp file
+# when BENCH_QUICK=1).
+
+# shellcheck disable=SC2317 # the functions below run from the EXIT trap
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tmp=$(mktemp -d /tmp/flask-bench-run.XXXXXX)
+runner=""
+
+# stop_pid PID SECONDS: SIGTERM, wait up to SECONDS, then SIGKILL.
+stop_pid() {
+	local pid=$1 secs=$2
+	kill -0 "$pid" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 1 $((secs * 10))); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+	# The driver first (it stops its NATS, API and worker processes by PID),
+	# then the PostgreSQL wrapper, which waits for the driver to be gone.
+	if [[ -s "$tmp/driver.pid" ]]; then
+		stop_pid "$(<"$tmp/driver.pid")" 60
+	fi
+	if [[ -n "$runner" ]]; then
+		stop_pid "$runner" 30
+		wait "$runner" 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+go build -o "$tmp/flask-bench" ./bench
+
+if [[ "${BENCH_QUICK:-}" == 1 ]]; then
+	out=${BENCH_OUT:-$tmp/benchmarks-quick.md}
+	args=(-quick -command "BENCH_QUICK=1 make bench" -out "$out"
+		-n 5000 -clients 4 -single-n 3000 -single-clients 64
+		-rate 500 -duration 5s -profile-n 5000 -timeout 60s)
+else
+	out=${BENCH_OUT:-docs/benchmarks.md}
+	args=(-out "$out"
+		-n 50000 -clients 4 -single-n 30000 -single-clients 64
+		-rate 1000 -duration 20s -profile-n 30000 -timeout 120s)
+fi
+
+scripts/with-postgres.sh "$tmp/flask-bench" -pidfile "$tmp/driver.pid" "${args[@]}" "$@" &
+runner=$!
+status=0
+wait "$runner" || status=$?
+runner=""
+if [[ "${BENCH_QUICK:-}" == 1 && -z "${BENCH_OUT:-}" && -f "$out" ]]; then
+	cat "$out"
+fi
+exit "$status"
