@@ -256,17 +256,21 @@ func (s *suite) testExtend(t *testing.T) {
 	aw := b.AckWait()
 	m := newMessage(t, QueueA)
 	require.NoError(t, b.Publish(ctx, m))
+	fetchedAt := time.Now()
 	d := fetchN(t, b, QueueA, 1, 1)[0]
 
+	// The extender records the longest gap between extensions: on a
+	// machine so loaded that it exceeds AckWait, a redelivery is right.
 	var (
 		mu         sync.Mutex
-		lastExtend = time.Now()
+		lastExtend = fetchedAt
+		maxGap     time.Duration
 		extendErr  error
 	)
 	stop, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(stopped)
-		tick := time.NewTicker(aw / 4)
+		tick := time.NewTicker(aw / 8)
 		defer tick.Stop()
 		for {
 			select {
@@ -274,8 +278,10 @@ func (s *suite) testExtend(t *testing.T) {
 				return
 			case <-tick.C:
 				err := d.Extend(ctx)
+				now := time.Now()
 				mu.Lock()
-				lastExtend, extendErr = time.Now(), err
+				maxGap = max(maxGap, now.Sub(lastExtend))
+				lastExtend, extendErr = now, err
 				mu.Unlock()
 				if err != nil {
 					return
@@ -285,15 +291,22 @@ func (s *suite) testExtend(t *testing.T) {
 	}()
 
 	// Held well past AckWait while extended.
-	expectNothing(t, b, QueueA, 2*aw+aw/2)
+	ds, err := b.Fetch(ctx, QueueA, 10, 2*aw+aw/2)
 	close(stop)
 	<-stopped
-	mu.Lock()
-	last, err := lastExtend, extendErr
-	mu.Unlock()
 	require.NoError(t, err)
+	mu.Lock()
+	last, gap := lastExtend, maxGap
+	mu.Unlock()
+	require.NoError(t, extendErr)
+	if len(ds) > 0 {
+		if gap >= aw-slack {
+			t.Skipf("cannot judge: this machine let %s pass between two extensions (AckWait %s)", gap, aw)
+		}
+		require.Empty(t, ds, "redelivered while extended every %s at most", gap)
+	}
 
-	ds, err := b.Fetch(ctx, QueueA, 10, 3*aw)
+	ds, err = b.Fetch(ctx, QueueA, 10, 3*aw)
 	require.NoError(t, err)
 	require.Len(t, ds, 1, "not redelivered after extensions stopped")
 	require.GreaterOrEqual(t, time.Since(last), aw-slack, "redelivered before AckWait after the last Extend")
@@ -314,11 +327,16 @@ func (s *suite) testBatch(t *testing.T) {
 	}
 	require.NoError(t, b.Publish(ctx, msgs...))
 
-	seen := make(map[string]bool, n)
+	// acked[id] is when the message's first delivery was acked, and
+	// fetched[id] when the Fetch that returned it started.
+	acked := make(map[string]time.Time, n)
+	fetched := make(map[string]time.Time, n)
+	aw := b.AckWait()
 	calls := 0
 	deadline := time.Now().Add(4 * longWait)
-	for len(seen) < n {
-		require.True(t, time.Now().Before(deadline), "got %d of %d messages", len(seen), n)
+	for len(acked) < n {
+		require.True(t, time.Now().Before(deadline), "got %d of %d messages", len(acked), n)
+		start := time.Now()
 		ds, err := b.Fetch(ctx, QueueA, max, longWait)
 		require.NoError(t, err)
 		require.LessOrEqual(t, len(ds), max, "fetch returned more than max")
@@ -326,9 +344,16 @@ func (s *suite) testBatch(t *testing.T) {
 		for _, d := range ds {
 			m := d.Message()
 			require.Equal(t, want[m.ID], m, "unknown or altered message")
-			require.False(t, seen[m.ID], "message %s delivered twice", m.ID)
-			seen[m.ID] = true
+			if at, ok := acked[m.ID]; ok {
+				// Only a lease that ran out before its ack may come back.
+				held := at.Sub(fetched[m.ID])
+				require.GreaterOrEqual(t, held, aw-slack, "message %s delivered again although acked %s after its fetch", m.ID, held)
+				t.Logf("message %s redelivered: the machine is so slow that its ack came %s after its fetch", m.ID, held)
+				require.NoError(t, d.Ack(ctx))
+				continue
+			}
 			require.NoError(t, d.Ack(ctx))
+			fetched[m.ID], acked[m.ID] = start, time.Now()
 		}
 	}
 	require.Less(t, calls, n, "fetch never returned more than one delivery")

@@ -86,7 +86,7 @@ func TestConformance(t *testing.T) {
 // jsClient opens a plain JetStream client to inspect the server.
 func jsClient(t *testing.T, url string) jetstream.JetStream {
 	t.Helper()
-	nc, err := natsgo.Connect(url)
+	nc, err := natsgo.Connect(url, natsgo.Timeout(10*time.Second))
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
