@@ -1,6 +1,7 @@
 package nats
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -288,11 +289,11 @@ wait:
 			}
 		case <-ctx.Done():
 			failed += len(futures) - i
-			firstErr = ctx.Err()
+			firstErr = cmp.Or(firstErr, ctx.Err())
 			break wait
 		case <-b.closeCtx.Done():
 			failed += len(futures) - i
-			firstErr = events.ErrClosed
+			firstErr = cmp.Or(firstErr, events.ErrClosed)
 			break wait
 		}
 	}

@@ -188,14 +188,15 @@ func (b *Broker) fetchFirst(ctx context.Context, c jetstream.Consumer, queue str
 	for msg := range batch.Messages() {
 		out = append(out, b.newDelivery(queue, msg))
 	}
-	if err := ctx.Err(); err != nil {
-		// The caller has gone: hand back what arrived meanwhile.
+	if ctx.Err() != nil || b.closed.Load() {
+		// The caller or the broker has gone: hand back what arrived
+		// meanwhile (a draining connection still sends the naks).
 		for _, d := range out {
 			_ = d.Nak(context.Background(), 0)
 		}
-		return nil, err
-	}
-	if b.closed.Load() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		return nil, events.ErrClosed
 	}
 	if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) && len(out) == 0 {
