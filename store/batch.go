@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -17,26 +19,35 @@ const flushTimeout = 30 * time.Second
 // It adds no delay when idle: a flusher takes the first waiting call, then
 // whatever else is already waiting, up to max weight, and runs them together.
 // While one transaction runs, new calls queue up for the next.
+//
+// If a shared transaction fails, each of its calls is run again on its own,
+// so that one bad item fails only its own caller — unless the failure is
+// not about the items (a timeout, a lost connection): then every caller gets
+// it at once rather than after one more timeout each.
 type batcher[T, R any] struct {
 	ch     chan *batchCall[T, R]
 	quit   chan struct{}
 	once   sync.Once
 	wg     sync.WaitGroup
 	max    int
-	weight func([]T) int
+	weight func(T) int
 	exec   func(ctx context.Context, items []T) ([]R, error)
 }
 
 type batchCall[T, R any] struct {
+	ctx  context.Context
 	item T
 	res  R
 	err  error
 	done chan struct{}
 }
 
-func newBatcher[T, R any](max, flushers int, weight func([]T) int, exec func(context.Context, []T) ([]R, error)) *batcher[T, R] {
+// newBatcher starts flushers goroutines that run exec on up to max weight
+// of items at a time; weight nil counts each item as 1. exec must return one
+// result per item, in order, or an error for them all.
+func newBatcher[T, R any](max, flushers int, weight func(T) int, exec func(context.Context, []T) ([]R, error)) *batcher[T, R] {
 	if weight == nil {
-		weight = func(items []T) int { return len(items) }
+		weight = func(T) int { return 1 }
 	}
 	b := &batcher[T, R]{ch: make(chan *batchCall[T, R]), quit: make(chan struct{}), max: max, weight: weight, exec: exec}
 	for range flushers {
@@ -47,10 +58,16 @@ func newBatcher[T, R any](max, flushers int, weight func([]T) int, exec func(con
 }
 
 // do submits one item and waits for the transaction that carries it. If ctx
-// ends first, do returns ctx.Err(), but the item may still be committed.
+// ends first, do returns ctx.Err(), but the item may still be committed. Once
+// the batcher is closed, do returns errStoreClosed.
 func (b *batcher[T, R]) do(ctx context.Context, item T) (R, error) {
 	var zero R
-	c := &batchCall[T, R]{item: item, done: make(chan struct{})}
+	select {
+	case <-b.quit:
+		return zero, errStoreClosed
+	default:
+	}
+	c := &batchCall[T, R]{ctx: ctx, item: item, done: make(chan struct{})}
 	select {
 	case b.ch <- c:
 	case <-ctx.Done():
@@ -68,41 +85,75 @@ func (b *batcher[T, R]) do(ctx context.Context, item T) (R, error) {
 
 func (b *batcher[T, R]) loop() {
 	defer b.wg.Done()
+	var next *batchCall[T, R] // taken, but too heavy for the previous batch
 	for {
-		var first *batchCall[T, R]
-		select {
-		case first = <-b.ch:
-		case <-b.quit:
-			return
+		first := next
+		next = nil
+		if first == nil {
+			select {
+			case <-b.quit:
+				return
+			default:
+			}
+			select {
+			case first = <-b.ch:
+			case <-b.quit:
+				return
+			}
 		}
 		calls := []*batchCall[T, R]{first}
-		items := []T{first.item}
+		w := b.weight(first.item)
 	drain:
-		for b.weight(items) < b.max {
+		for w < b.max {
 			select {
 			case c := <-b.ch:
+				cw := b.weight(c.item)
+				if w+cw > b.max {
+					next = c
+					break drain
+				}
 				calls = append(calls, c)
-				items = append(items, c.item)
+				w += cw
 			default:
 				break drain
 			}
 		}
-		b.run(calls, items)
+		b.run(calls)
 	}
 }
 
-func (b *batcher[T, R]) run(calls []*batchCall[T, R], items []T) {
+// run executes calls in one transaction and hands each its result.
+func (b *batcher[T, R]) run(calls []*batchCall[T, R]) {
+	live := calls[:0:0]
+	for _, c := range calls {
+		if err := c.ctx.Err(); err != nil {
+			// The caller has returned ctx.Err() already: skip its work.
+			c.err = err
+			close(c.done)
+			continue
+		}
+		live = append(live, c)
+	}
+	if len(live) == 0 {
+		return
+	}
+	items := make([]T, len(live))
+	for i, c := range live {
+		items[i] = c.item
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
-	defer cancel()
 	res, err := b.exec(ctx, items)
-	if err != nil && len(calls) > 1 {
-		// One bad item must not fail its neighbours: run each on its own.
-		for _, c := range calls {
-			b.run([]*batchCall[T, R]{c}, []T{c.item})
+	cancel()
+	if err == nil && len(res) != len(items) {
+		err = fmt.Errorf("group commit: %d results for %d calls", len(res), len(items))
+	}
+	if err != nil && len(live) > 1 && itemError(err) {
+		for _, c := range live {
+			b.run([]*batchCall[T, R]{c})
 		}
 		return
 	}
-	for i, c := range calls {
+	for i, c := range live {
 		if err != nil {
 			c.err = err
 		} else {
@@ -112,6 +163,15 @@ func (b *batcher[T, R]) run(calls []*batchCall[T, R], items []T) {
 	}
 }
 
+// itemError reports whether err may be caused by the items of a batch, so
+// that running them one by one can tell the good ones from the bad.
+func itemError(err error) bool {
+	return !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) &&
+		!errors.Is(err, driver.ErrBadConn) && !errors.Is(err, errStoreClosed)
+}
+
+// close stops the flushers after the transactions under way; calls not yet
+// taken get errStoreClosed.
 func (b *batcher[T, R]) close() {
 	b.once.Do(func() { close(b.quit) })
 	b.wg.Wait()

@@ -12,18 +12,14 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+	sqlitedrv "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/flaskhq/flask/job"
 )
 
 // newID returns a time-ordered UUIDv7 string.
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
-
-// validID reports whether id is a well-formed UUID; anything else cannot name a job.
-func validID(id string) bool {
-	_, err := uuid.Parse(id)
-	return err == nil && len(id) == 36
-}
 
 type insertOutcome struct {
 	results []InsertResult
@@ -64,8 +60,8 @@ func (s *Store) insertGroup(ctx context.Context, calls [][]InsertParams) ([]inse
 			if len(j.Payload) == 0 {
 				j.Payload = json.RawMessage("null")
 			}
-			if !p.RunAt.IsZero() && p.RunAt.After(now) {
-				j.State, j.RunAt = job.StateScheduled, p.RunAt.UTC()
+			if runAt := dbPrecision(p.RunAt); !p.RunAt.IsZero() && runAt.After(now) {
+				j.State, j.RunAt = job.StateScheduled, runAt
 			}
 			rows = append(rows, pendingJob{Job: j, call: c, index: i})
 		}
@@ -121,14 +117,16 @@ func (s *Store) insertRows(ctx context.Context, tx *sqlx.Tx, rows []pendingJob, 
 			runAts[i] = r.RunAt
 		}
 		q := `INSERT INTO jobs (id, queue, type, payload, state, max_attempts, timeout_ms, run_at, created_at, idempotency_key)
-			SELECT t.id, t.queue, t.type, t.payload::jsonb, t.state, t.max_attempts, t.timeout_ms, t.run_at, $10, NULLIF(t.idempotency_key, '')
+			SELECT t.id, t.queue, t.type, t.payload::jsonb, t.state, t.max_attempts, t.timeout_ms, t.run_at, $10::timestamptz, NULLIF(t.idempotency_key, '')
 			FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[], $8::timestamptz[], $9::text[])
 				AS t(id, queue, type, payload, state, max_attempts, timeout_ms, run_at, idempotency_key)
 			ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 			RETURNING id`
+		// Rows of one INSERT with the same key: the first is inserted, the
+		// others conflict with it and are skipped, as on SQLite.
 		var got []string
 		if err := tx.SelectContext(ctx, &got, q, pq.Array(ids), pq.Array(queues), pq.Array(types), pq.Array(payloads),
-			pq.Array(states), pq.Array(maxAtt), pq.Array(timeouts), pq.Array(pgTimes(runAts)), pq.Array(keys), now); err != nil {
+			pq.Array(states), pq.Array(maxAtt), pq.Array(timeouts), pq.Array(pgTimes(runAts)), pq.Array(keys), s.ts(now)); err != nil {
 			return nil, s.translate(err)
 		}
 		for _, id := range got {
@@ -167,12 +165,9 @@ func (s *Store) existingByKey(ctx context.Context, tx *sqlx.Tx, rows []pendingJo
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	q, args, err := s.in(`SELECT `+jobColumns+` FROM jobs WHERE idempotency_key IN (?)`, keys)
-	if err != nil {
-		return nil, err
-	}
+	cond, arg := s.inList("idempotency_key", "text", keys)
 	var found []jobRow
-	if err := tx.SelectContext(ctx, &found, q, args...); err != nil {
+	if err := tx.SelectContext(ctx, &found, s.rebind(`SELECT `+jobColumns+` FROM jobs WHERE `+cond), arg); err != nil {
 		return nil, s.translate(err)
 	}
 	out := make(map[string]job.Job, len(found))
@@ -188,34 +183,30 @@ func (s *Store) existingByKey(ctx context.Context, tx *sqlx.Tx, rows []pendingJo
 
 // GetJob returns one job.
 func (s *Store) GetJob(ctx context.Context, id string) (*job.Job, error) {
-	if !validID(id) {
+	cid, ok := canonicalID(id)
+	if !ok {
 		return nil, job.ErrNotFound
 	}
 	var r jobRow
-	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+jobColumns+` FROM jobs WHERE id = ?`), id); err != nil {
+	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+jobColumns+` FROM jobs WHERE id = ?`), cid); err != nil {
 		return nil, fmt.Errorf("get job %s: %w", id, s.translate(err))
 	}
 	j, err := r.job()
-	return &j, err
+	if err != nil {
+		return nil, err
+	}
+	return &j, nil
 }
 
 // GetJobs returns the jobs that exist among ids, in no particular order.
 func (s *Store) GetJobs(ctx context.Context, ids []string) ([]job.Job, error) {
-	var valid []string
-	for _, id := range ids {
-		if validID(id) {
-			valid = append(valid, id)
-		}
-	}
+	valid := canonicalIDs(ids)
 	if len(valid) == 0 {
 		return nil, nil
 	}
-	q, args, err := s.in(`SELECT `+jobColumns+` FROM jobs WHERE id IN (?)`, valid)
-	if err != nil {
-		return nil, err
-	}
+	cond, arg := s.inList("id", "uuid", valid)
 	var rows []jobRow
-	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, s.rebind(`SELECT `+jobColumns+` FROM jobs WHERE `+cond), arg); err != nil {
 		return nil, fmt.Errorf("get %d jobs: %w", len(valid), s.translate(err))
 	}
 	return jobsFromRows(rows)
@@ -235,10 +226,13 @@ func (s *Store) ListJobs(ctx context.Context, p ListParams) ([]job.Job, error) {
 		where, args = append(where, "type = ?"), append(args, p.Type)
 	}
 	if p.Cursor != "" {
-		if !validID(p.Cursor) {
+		cursor, ok := canonicalID(p.Cursor)
+		if !ok {
 			return nil, fmt.Errorf("list jobs: cursor %q is not a job id", p.Cursor)
 		}
-		where, args = append(where, "id < ?"), append(args, p.Cursor)
+		// UUIDv7 ids sort by creation: byte order on PostgreSQL's uuid, text
+		// order of the canonical lower-case form on SQLite — the same order.
+		where, args = append(where, "id < ?"), append(args, cursor)
 	}
 	limit := p.Limit
 	if limit <= 0 || limit > 1000 {
@@ -274,33 +268,39 @@ func jobsFromRows(rows []jobRow) ([]job.Job, error) {
 // context when it next looks (within a heartbeat). Other states give a
 // *job.StateError.
 func (s *Store) CancelJob(ctx context.Context, id string) (*job.Job, error) {
-	if !validID(id) {
+	cid, ok := canonicalID(id)
+	if !ok {
 		return nil, job.ErrNotFound
 	}
 	now := s.ts(s.now())
+	// A second request for a running job keeps the time of the first.
 	q := s.rebind(`UPDATE jobs SET
 			state = CASE WHEN state = 'running' THEN state ELSE 'cancelled' END,
 			finished_at = CASE WHEN state = 'running' THEN finished_at ELSE ? END,
-			cancel_requested_at = CASE WHEN state = 'running' THEN ? ELSE cancel_requested_at END
+			cancel_requested_at = CASE WHEN state = 'running' THEN COALESCE(cancel_requested_at, ?) ELSE cancel_requested_at END
 		WHERE id = ? AND state IN ('scheduled', 'queued', 'retrying', 'running')
 		RETURNING ` + jobColumns)
 	var r jobRow
-	err := s.db.GetContext(ctx, &r, q, now, now, id)
+	err := s.db.GetContext(ctx, &r, q, now, now, cid)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, s.stateError(ctx, id, "cancel")
+		return nil, s.stateError(ctx, s.db, cid, "cancel")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cancel job %s: %w", id, s.translate(err))
 	}
 	j, err := r.job()
-	return &j, err
+	if err != nil {
+		return nil, err
+	}
+	return &j, nil
 }
 
 // RetryJob queues a failed or cancelled job again, keeping its history. If it
 // had used all its attempts it gets one more. It returns the outbox entry to
 // publish.
 func (s *Store) RetryJob(ctx context.Context, id string) (*job.Job, []OutboxEntry, error) {
-	if !validID(id) {
+	cid, ok := canonicalID(id)
+	if !ok {
 		return nil, nil, job.ErrNotFound
 	}
 	now := s.now()
@@ -315,9 +315,10 @@ func (s *Store) RetryJob(ctx context.Context, id string) (*job.Job, []OutboxEntr
 		err := tx.GetContext(ctx, &r, s.rebind(`UPDATE jobs SET state = 'queued', run_at = ?, finished_at = NULL,
 				cancel_requested_at = NULL, max_attempts = `+greatest+`(max_attempts, attempt + 1)
 			WHERE id = ? AND state IN ('failed', 'cancelled')
-			RETURNING `+jobColumns), s.ts(now), id)
+			RETURNING `+jobColumns), s.ts(now), cid)
 		if errors.Is(err, sql.ErrNoRows) {
-			return s.stateError(ctx, id, "retry")
+			// Ask inside the transaction: SQLite's only connection is ours.
+			return s.stateError(ctx, tx, cid, "retry")
 		}
 		if err != nil {
 			return s.translate(err)
@@ -336,9 +337,9 @@ func (s *Store) RetryJob(ctx context.Context, id string) (*job.Job, []OutboxEntr
 
 // stateError explains why an update matched no row: the job is missing, or
 // its state does not allow op.
-func (s *Store) stateError(ctx context.Context, id, op string) error {
+func (s *Store) stateError(ctx context.Context, q sqlx.QueryerContext, id, op string) error {
 	var st string
-	err := s.db.GetContext(ctx, &st, s.rebind(`SELECT state FROM jobs WHERE id = ?`), id)
+	err := sqlx.GetContext(ctx, q, &st, s.rebind(`SELECT state FROM jobs WHERE id = ?`), id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return job.ErrNotFound
 	}
@@ -400,16 +401,9 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	return nil
 }
 
-// in expands a query with an IN (?) list and rebinds it for the dialect.
-func (s *Store) in(q string, args ...any) (string, []any, error) {
-	q, args, err := sqlx.In(q, args...)
-	if err != nil {
-		return "", nil, fmt.Errorf("build query: %w", err)
-	}
-	return s.rebind(q), args, nil
-}
-
-// translate maps driver errors to domain errors.
+// translate maps driver errors to domain errors: no row is
+// job.ErrNotFound, a unique violation job.ErrDuplicate. Others are returned
+// as they are, for the caller to wrap.
 func (s *Store) translate(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return job.ErrNotFound
@@ -418,8 +412,12 @@ func (s *Store) translate(err error) error {
 	if errors.As(err, &pqErr) && pqErr.Code == "23505" {
 		return fmt.Errorf("%w: %s", job.ErrDuplicate, pqErr.Message)
 	}
-	if s.d == sqlite && strings.Contains(err.Error(), "UNIQUE constraint failed") {
-		return fmt.Errorf("%w: %v", job.ErrDuplicate, err)
+	var liteErr *sqlitedrv.Error
+	if errors.As(err, &liteErr) {
+		switch liteErr.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %v", job.ErrDuplicate, err)
+		}
 	}
 	return err
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -41,6 +42,7 @@ func (s *Store) insertOutbox(ctx context.Context, tx *sqlx.Tx, entries []OutboxE
 }
 
 // DeleteOutbox removes outbox entries whose messages the broker accepted.
+// Ids that are gone already, or are no entry ids at all, are ignored.
 // Concurrent calls share transactions.
 func (s *Store) DeleteOutbox(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
@@ -55,19 +57,28 @@ func (s *Store) DeleteOutbox(ctx context.Context, ids []string) error {
 func (s *Store) deleteOutboxGroup(ctx context.Context, calls [][]string) ([]struct{}, error) {
 	var ids []string
 	for _, c := range calls {
-		ids = append(ids, c...)
+		ids = append(ids, canonicalIDs(c)...)
 	}
-	cond, args := s.idIn("id", ids)
-	if _, err := s.db.ExecContext(ctx, s.rebind(`DELETE FROM job_outbox WHERE `+cond), args...); err != nil {
-		return nil, s.translate(err)
+	if len(ids) > 0 {
+		cond, arg := s.inList("id", "uuid", ids)
+		if _, err := s.db.ExecContext(ctx, s.rebind(`DELETE FROM job_outbox WHERE `+cond), arg); err != nil {
+			return nil, fmt.Errorf("delete outbox entries: %w", s.translate(err))
+		}
 	}
 	return make([]struct{}, len(calls)), nil
 }
 
-// PendingOutbox returns up to limit outbox entries created at or before
-// olderThan, oldest first: messages whose publish failed or whose publisher
-// died. Publishing one twice is harmless.
+// defaultLimit is the page size of PendingOutbox and PromoteDue when the
+// caller asks for none (limit <= 0).
+const defaultLimit = 1000
+
+// PendingOutbox returns up to limit (default 1000) outbox entries created at
+// or before olderThan, oldest first: messages whose publish failed or whose
+// publisher died. Publishing one twice is harmless.
 func (s *Store) PendingOutbox(ctx context.Context, olderThan time.Time, limit int) ([]OutboxEntry, error) {
+	if limit <= 0 {
+		limit = defaultLimit
+	}
 	var rows []struct {
 		ID        string `db:"id"`
 		JobID     string `db:"job_id"`
@@ -76,7 +87,7 @@ func (s *Store) PendingOutbox(ctx context.Context, olderThan time.Time, limit in
 		CreatedAt dbTime `db:"created_at"`
 	}
 	err := s.db.SelectContext(ctx, &rows, s.rebind(`SELECT id, job_id, queue, type, created_at FROM job_outbox
-		WHERE created_at <= ? ORDER BY created_at LIMIT ?`), s.ts(olderThan), limit)
+		WHERE created_at <= ? ORDER BY created_at, id LIMIT ?`), s.ts(olderThan), limit)
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", s.translate(err))
 	}
@@ -100,26 +111,38 @@ func (s *Store) OutboxStats(ctx context.Context) (int, *time.Time, error) {
 	return r.N, r.Oldest.ptr(), nil
 }
 
-// PromoteDue queues up to limit scheduled or retrying jobs whose run_at has
-// come, writing their outbox entries in the same transaction, and returns
-// the entries to publish. Concurrent promoters (several API pods) skip each
-// other's rows on PostgreSQL.
+// PromoteDue queues up to limit (default 1000) scheduled or retrying jobs
+// whose run_at has come, earliest first, writing their outbox entries in the
+// same transaction, and returns the entries to publish in that order.
+// Concurrent promoters (several API pods) skip each other's rows on
+// PostgreSQL; SQLite has a single writer.
 func (s *Store) PromoteDue(ctx context.Context, limit int) ([]OutboxEntry, error) {
+	if limit <= 0 {
+		limit = defaultLimit
+	}
 	now := s.now()
 	var entries []OutboxEntry
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		q := `UPDATE jobs SET state = 'queued' WHERE id IN (
 				SELECT id FROM jobs WHERE state IN ('scheduled', 'retrying') AND run_at <= ?
-				ORDER BY run_at LIMIT ?` + s.skipLocked() + `)
-			RETURNING id, queue, type`
+				ORDER BY run_at, id LIMIT ?` + s.skipLocked() + `)
+			RETURNING id, queue, type, run_at`
 		var rows []struct {
 			ID    string `db:"id"`
 			Queue string `db:"queue"`
 			Type  string `db:"type"`
+			RunAt dbTime `db:"run_at"`
 		}
 		if err := tx.SelectContext(ctx, &rows, s.rebind(q), s.ts(now), limit); err != nil {
 			return s.translate(err)
 		}
+		// RETURNING follows no ORDER BY.
+		sort.Slice(rows, func(i, j int) bool {
+			if !rows[i].RunAt.T.Equal(rows[j].RunAt.T) {
+				return rows[i].RunAt.T.Before(rows[j].RunAt.T)
+			}
+			return rows[i].ID < rows[j].ID
+		})
 		entries = make([]OutboxEntry, len(rows))
 		for i, r := range rows {
 			entries[i] = OutboxEntry{ID: newID(), JobID: r.ID, Queue: r.Queue, Type: r.Type, CreatedAt: now}
@@ -146,22 +169,4 @@ func (s *Store) skipLocked() string {
 		return ` FOR UPDATE SKIP LOCKED`
 	}
 	return ``
-}
-
-// idIn renders "col IN ids" for the dialect: one array parameter on
-// PostgreSQL, a placeholder list on SQLite. The query uses ? placeholders.
-func (s *Store) idIn(col string, ids []string) (string, []any) {
-	if s.d == postgres {
-		return col + ` = ANY(?::uuid[])`, []any{pq.Array(ids)}
-	}
-	args := make([]any, len(ids))
-	ph := make([]byte, 0, 2*len(ids))
-	for i, id := range ids {
-		if i > 0 {
-			ph = append(ph, ',')
-		}
-		ph = append(ph, '?')
-		args[i] = id
-	}
-	return col + ` IN (` + string(ph) + `)`, args
 }

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/lib/pq"
+
 	"github.com/flaskhq/flask/job"
 )
 
@@ -94,22 +97,61 @@ func (t dbTime) ptr() *time.Time {
 	return &v
 }
 
-// ts converts a time into the argument the dialect stores.
+// ts converts a time into the argument the dialect stores, at the
+// precision both keep (see dbPrecision).
 func (s *Store) ts(t time.Time) any {
 	if s.d == sqlite {
-		return t.UnixMicro()
+		return dbPrecision(t).UnixMicro()
 	}
-	return t.UTC()
+	return dbPrecision(t)
 }
 
 // pgTimes formats times for a PostgreSQL timestamptz[] parameter.
 func pgTimes(ts []time.Time) []string {
 	out := make([]string, len(ts))
 	for i, t := range ts {
-		out[i] = t.UTC().Format(time.RFC3339Nano)
+		out[i] = dbPrecision(t).Format(time.RFC3339Nano)
 	}
 	return out
 }
 
 // sqlNamed is a named argument for SQLite's @name placeholders.
 func sqlNamed(name string, v any) sql.NamedArg { return sql.Named(name, v) }
+
+// canonicalID returns a job (or outbox entry) id in the form the store writes
+// it — a hyphenated, lower-case UUID — or false when id is no UUID and so
+// cannot name one. PostgreSQL compares uuid values and SQLite compares text:
+// canonical ids make both find the same rows.
+func canonicalID(id string) (string, bool) {
+	if len(id) != 36 {
+		return "", false
+	}
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return "", false
+	}
+	return u.String(), true
+}
+
+// canonicalIDs keeps the ids that are UUIDs, in canonical form.
+func canonicalIDs(ids []string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if c, ok := canonicalID(id); ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// inList renders "col IN values" for the dialect with a single ? parameter,
+// so that any number of values fits: an array on PostgreSQL (pgType is the
+// element type, such as uuid or text), a JSON array read by json_each on
+// SQLite, whose statements take at most 32766 parameters.
+func (s *Store) inList(col, pgType string, values []string) (string, any) {
+	if s.d == postgres {
+		return col + ` = ANY(?::` + pgType + `[])`, pq.Array(values)
+	}
+	b, _ := json.Marshal(values) // []string always marshals
+	return col + ` IN (SELECT value FROM json_each(?))`, string(b)
+}

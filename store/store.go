@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq"   // PostgreSQL driver
+	_ "github.com/lib/pq"  // PostgreSQL driver
 	_ "modernc.org/sqlite" // pure-Go SQLite driver
 )
 
@@ -97,50 +97,83 @@ func Open(ctx context.Context, dsn string, cfg Config, log *slog.Logger) (*Store
 		_ = db.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", d, err)
 	}
-	s := &Store{db: db, d: d, cfg: cfg, log: log, now: func() time.Time { return cfg.Now().UTC() }}
-	s.inserts = newBatcher(cfg.MaxBatch, cfg.Flushers, func(items [][]InsertParams) int {
-		n := 0
-		for _, it := range items {
-			n += len(it)
-		}
-		return n
-	}, s.insertGroup)
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{db: db, d: d, cfg: cfg, log: log, now: func() time.Time { return dbPrecision(cfg.Now()) }}
+	s.inserts = newBatcher(cfg.MaxBatch, cfg.Flushers, func(p []InsertParams) int { return len(p) }, s.insertGroup)
 	s.finish = newBatcher(cfg.MaxBatch, cfg.Flushers, nil, s.finishGroup)
-	s.outdel = newBatcher(cfg.MaxBatch, cfg.Flushers, func(items [][]string) int {
-		n := 0
-		for _, it := range items {
-			n += len(it)
-		}
-		return n
-	}, s.deleteOutboxGroup)
+	s.outdel = newBatcher(cfg.MaxBatch, cfg.Flushers, func(ids []string) int { return len(ids) }, s.deleteOutboxGroup)
 	return s, nil
 }
 
-// parseDSN picks the dialect and driver source for a database URL.
+// dbPrecision returns t as both databases keep it: UTC, in whole
+// microseconds (PostgreSQL would round the nanoseconds, SQLite's Unix
+// microseconds truncate them). Every time the store writes or returns passes
+// through it, so a job returned by a write equals the job read back.
+func dbPrecision(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// sqlitePragmas are set on every SQLite connection unless the DSN sets them:
+// WAL lets readers run beside the writer, busy_timeout waits out other
+// processes' locks instead of failing.
+var sqlitePragmas = []struct{ name, value string }{
+	{"journal_mode", "WAL"},
+	{"synchronous", "NORMAL"},
+	{"busy_timeout", "10000"},
+	{"foreign_keys", "ON"},
+}
+
+// parseDSN picks the dialect, driver name and driver source for a database
+// URL. For SQLite it keeps the DSN's own query parameters and adds the
+// pragmas above (those the DSN does not set) and immediate transactions, so a
+// transaction that will write takes the write lock when it begins.
 func parseDSN(dsn string) (dialect, string, string, error) {
 	switch {
-	case dsn == "":
+	case strings.TrimSpace(dsn) == "":
 		return 0, "", "", errors.New("database URL is empty: set a postgres:// URL or an SQLite path")
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		if _, err := url.Parse(dsn); err != nil {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			// The error would quote the URL, password and all.
 			return 0, "", "", errors.New("database URL is not a valid postgres:// URL")
+		}
+		if u.Host == "" && u.Query().Get("host") == "" {
+			return 0, "", "", errors.New("database URL names no host: want postgres://user:password@host:5432/db")
 		}
 		return postgres, "postgres", dsn, nil
 	}
-	path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:")
-	path = strings.TrimPrefix(path, "file:")
+	path := dsn
+	for _, prefix := range []string{"sqlite://", "sqlite:", "file:"} {
+		if strings.HasPrefix(path, prefix) {
+			path = path[len(prefix):]
+			break
+		}
+	}
+	var query string
 	if i := strings.IndexByte(path, '?'); i >= 0 {
-		path = path[:i]
+		path, query = path[:i], path[i+1:]
 	}
 	if path == "" {
 		return 0, "", "", errors.New("SQLite database path is empty")
 	}
-	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "foreign_keys(ON)")
-	q.Set("_txlock", "immediate")
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return 0, "", "", fmt.Errorf("SQLite database URL: bad query %q: %w", query, err)
+	}
+	set := map[string]bool{}
+	for _, p := range q["_pragma"] {
+		name, _, _ := strings.Cut(p, "(")
+		name, _, _ = strings.Cut(name, "=")
+		set[strings.ToLower(strings.TrimSpace(name))] = true
+	}
+	for _, p := range sqlitePragmas {
+		if !set[p.name] {
+			q.Add("_pragma", p.name+"("+p.value+")")
+		}
+	}
+	if q.Get("_txlock") == "" {
+		q.Set("_txlock", "immediate")
+	}
 	return sqlite, "sqlite", "file:" + path + "?" + q.Encode(), nil
 }
 
@@ -266,7 +299,7 @@ func (s *Store) Migrate(ctx context.Context) ([]int, error) {
 	}
 	create := `CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`
 	if s.d == sqlite {
-		create = `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL DEFAULT (unixepoch()))`
+		create = `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000000 AS INTEGER)))`
 	}
 	if _, err := conn.ExecContext(ctx, create); err != nil {
 		return nil, fmt.Errorf("migrate: create schema_migrations: %w", err)

@@ -38,12 +38,7 @@ func (s *Store) ClaimJobs(ctx context.Context, p ClaimParams) ([]ClaimResult, er
 	if len(p.JobIDs) == 0 {
 		return nil, nil
 	}
-	var ids []string
-	for _, id := range p.JobIDs {
-		if validID(id) {
-			ids = append(ids, id)
-		}
-	}
+	ids := canonicalIDs(p.JobIDs)
 	now := s.now()
 	cutoff := s.ts(now.Add(-p.WorkerTTL))
 	at := now.Format(time.RFC3339Nano)
@@ -53,7 +48,7 @@ func (s *Store) ClaimJobs(ctx context.Context, p ClaimParams) ([]ClaimResult, er
 	others := map[string]ClaimResult{}
 	if len(ids) > 0 {
 		err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-			cond, idArgs := s.idIn("id", ids)
+			cond, idArg := s.inList("id", "uuid", ids)
 			// 1. Abandoned jobs with nothing left to try end here.
 			var ended []struct {
 				ID    string `db:"id"`
@@ -64,24 +59,23 @@ func (s *Store) ClaimJobs(ctx context.Context, p ClaimParams) ([]ClaimResult, er
 					finished_at = ?, error = ?, errors = ` + s.appendError("attempt", "?", "?", "worker_id") + `
 				WHERE ` + cond + ` AND state = 'running' AND (attempt >= max_attempts OR cancel_requested_at IS NOT NULL) AND ` + dead + `
 				RETURNING id, state`
-			args := append([]any{s.ts(now), lostWorkerError, lostWorkerError, at}, idArgs...)
-			if err := tx.SelectContext(ctx, &ended, s.rebind(q), append(args, cutoff)...); err != nil {
-				return s.translate(err)
+			if err := tx.SelectContext(ctx, &ended, s.rebind(q), s.ts(now), lostWorkerError, lostWorkerError, at, idArg, cutoff); err != nil {
+				return fmt.Errorf("end abandoned jobs: %w", s.translate(err))
 			}
 			for _, e := range ended {
 				abandoned[e.ID] = job.State(e.State)
 			}
-			// 2. Claim the queued and the abandoned.
+			// 2. Claim the queued and the abandoned. SET reads the old row:
+			// the lost attempt's number and worker go into its error.
 			q = `UPDATE jobs SET
 					errors = CASE WHEN state = 'running' THEN ` + s.appendError("attempt", "?", "?", "worker_id") + ` ELSE errors END,
 					error = CASE WHEN state = 'running' THEN ? ELSE error END,
 					state = 'running', attempt = attempt + 1, worker_id = ?, started_at = ?, finished_at = NULL
 				WHERE ` + cond + ` AND (state = 'queued' OR (state = 'running' AND ` + dead + `))
 				RETURNING ` + jobColumns
-			args = append([]any{lostWorkerError, at, lostWorkerError, p.WorkerID, s.ts(now)}, idArgs...)
 			var rows []jobRow
-			if err := tx.SelectContext(ctx, &rows, s.rebind(q), append(args, cutoff)...); err != nil {
-				return s.translate(err)
+			if err := tx.SelectContext(ctx, &rows, s.rebind(q), lostWorkerError, at, lostWorkerError, p.WorkerID, s.ts(now), idArg, cutoff); err != nil {
+				return fmt.Errorf("claim: %w", s.translate(err))
 			}
 			for i := range rows {
 				j, err := rows[i].job()
@@ -100,8 +94,8 @@ func (s *Store) ClaimJobs(ctx context.Context, p ClaimParams) ([]ClaimResult, er
 				Live  bool   `db:"live"`
 			}
 			q = `SELECT id, state, NOT ` + dead + ` AS live FROM jobs WHERE ` + cond
-			if err := tx.SelectContext(ctx, &rest, s.rebind(q), append([]any{cutoff}, idArgs...)...); err != nil {
-				return s.translate(err)
+			if err := tx.SelectContext(ctx, &rest, s.rebind(q), cutoff, idArg); err != nil {
+				return fmt.Errorf("read unclaimed jobs: %w", s.translate(err))
 			}
 			for _, r := range rest {
 				others[r.ID] = ClaimResult{JobID: r.ID, State: job.State(r.State), Busy: r.State == string(job.StateRunning) && r.Live}
@@ -114,17 +108,18 @@ func (s *Store) ClaimJobs(ctx context.Context, p ClaimParams) ([]ClaimResult, er
 	}
 	out := make([]ClaimResult, len(p.JobIDs))
 	for i, id := range p.JobIDs {
+		cid, _ := canonicalID(id)
 		switch {
-		case claimed[id] != nil:
-			out[i] = ClaimResult{JobID: id, Job: claimed[id], State: job.StateRunning}
-		case abandoned[id] != "":
-			out[i] = ClaimResult{JobID: id, State: abandoned[id], Abandoned: true}
+		case cid == "":
+			out[i] = ClaimResult{JobID: id}
+		case claimed[cid] != nil:
+			out[i] = ClaimResult{JobID: id, Job: claimed[cid], State: job.StateRunning}
+		case abandoned[cid] != "":
+			out[i] = ClaimResult{JobID: id, State: abandoned[cid], Abandoned: true}
 		default:
-			if r, ok := others[id]; ok {
-				out[i] = r
-			} else {
-				out[i] = ClaimResult{JobID: id}
-			}
+			r := others[cid] // zero when the job does not exist
+			r.JobID = id
+			out[i] = r
 		}
 	}
 	return out, nil
@@ -134,12 +129,21 @@ func (s *Store) ClaimJobs(ctx context.Context, p ClaimParams) ([]ClaimResult, er
 // did not apply because the worker no longer holds the job (it was reclaimed
 // after a lost heartbeat, or the attempt is not the current one): the state
 // is written once, by the holder. Concurrent calls share transactions.
+//
+// Success stores Result, clears the job's last error and ignores Error; a
+// hand-back (queued) ignores both. Failed, retrying and cancelled append a
+// non-empty Error to the job's errors.
 func (s *Store) FinishJob(ctx context.Context, p FinishParams) (bool, error) {
 	switch p.State {
 	case job.StateSucceeded, job.StateFailed, job.StateCancelled, job.StateRetrying, job.StateQueued:
 	default:
-		return false, fmt.Errorf("finish job %s: %s is not a state an attempt ends in", p.JobID, p.State)
+		return false, fmt.Errorf("finish job %s: %q is not a state an attempt ends in", p.JobID, p.State)
 	}
+	id, valid := canonicalID(p.JobID)
+	if !valid {
+		return false, nil // no such job: nothing to write
+	}
+	p.JobID = id
 	ok, err := s.finish.do(ctx, p)
 	if err != nil {
 		return false, fmt.Errorf("finish job %s attempt %d: %w", p.JobID, p.Attempt, err)
@@ -150,16 +154,16 @@ func (s *Store) FinishJob(ctx context.Context, p FinishParams) (bool, error) {
 // finishSet is the SET clause shared by both dialects; v names the value
 // of each per-row input (state, result, error, at, now, run_at).
 func (s *Store) finishSet(v func(string) string) string {
-	resultExpr := v("result")
+	// Both dialects reject a result that is not JSON.
+	resultExpr := `json(NULLIF(` + v("result") + `, ''))`
 	if s.d == postgres {
 		resultExpr = `NULLIF(` + v("result") + `, '')::jsonb`
-	} else {
-		resultExpr = `NULLIF(` + v("result") + `, '')`
 	}
+	failed := v("error") + ` <> '' AND ` + v("state") + ` IN ('failed', 'retrying', 'cancelled')`
 	return `state = ` + v("state") + `,
 		result = CASE WHEN ` + v("state") + ` = 'succeeded' THEN ` + resultExpr + ` ELSE result END,
-		error = CASE WHEN ` + v("error") + ` <> '' THEN ` + v("error") + ` WHEN ` + v("state") + ` = 'succeeded' THEN NULL ELSE error END,
-		errors = CASE WHEN ` + v("error") + ` <> '' THEN ` + s.appendError("attempt", v("error"), v("at"), "worker_id") + ` ELSE errors END,
+		error = CASE WHEN ` + v("state") + ` = 'succeeded' THEN NULL WHEN ` + failed + ` THEN ` + v("error") + ` ELSE error END,
+		errors = CASE WHEN ` + failed + ` THEN ` + s.appendError("attempt", v("error"), v("at"), "worker_id") + ` ELSE errors END,
 		finished_at = CASE WHEN ` + v("state") + ` IN ('succeeded', 'failed', 'cancelled') THEN ` + v("now") + ` ELSE NULL END,
 		run_at = CASE WHEN ` + v("state") + ` IN ('retrying', 'queued') THEN ` + v("run_at") + ` ELSE run_at END,
 		attempt = CASE WHEN ` + v("state") + ` = 'queued' THEN attempt - 1 ELSE attempt END`
@@ -191,22 +195,24 @@ func (s *Store) finishGroup(ctx context.Context, items []FinishParams) ([]bool, 
 			}
 			return "v_" + c
 		})
+		// When a job appears twice (two finishes of the same attempt in one
+		// batch), PostgreSQL updates it once, from one of the input rows:
+		// RETURNING that row's ordinal tells which call applied.
 		q := `UPDATE jobs SET ` + set + `
 			FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
-				AS v(v_id, v_attempt, v_worker_id, v_state, v_result, v_error, v_run_at)
+				WITH ORDINALITY AS v(v_id, v_attempt, v_worker_id, v_state, v_result, v_error, v_run_at, v_ord)
 			WHERE jobs.id = v_id AND jobs.state = 'running' AND jobs.attempt = v_attempt AND jobs.worker_id = v_worker_id
-			RETURNING jobs.id`
-		var done []string
+			RETURNING v_ord`
+		var done []int
 		if err := s.db.SelectContext(ctx, &done, q, pq.Array(ids), pq.Array(attempts), pq.Array(workers), pq.Array(states),
-			pq.Array(results), pq.Array(errs), pq.Array(pgTimes(runAts)), now, at); err != nil {
-			return nil, s.translate(err)
+			pq.Array(results), pq.Array(errs), pq.Array(pgTimes(runAts)), s.ts(now), at); err != nil {
+			return nil, fmt.Errorf("finish %d jobs: %w", n, s.translate(err))
 		}
-		applied := make(map[string]bool, len(done))
-		for _, id := range done {
-			applied[id] = true
-		}
-		for i, p := range items {
-			out[i] = applied[p.JobID]
+		for _, ord := range done {
+			if ord < 1 || ord > n {
+				return nil, fmt.Errorf("finish %d jobs: ordinal %d out of range", n, ord)
+			}
+			out[ord-1] = true
 		}
 		return out, nil
 	}
@@ -223,9 +229,12 @@ func (s *Store) finishGroup(ctx context.Context, items []FinishParams) ([]bool, 
 				sqlNamed("state", string(p.State)), sqlNamed("result", string(p.Result)), sqlNamed("error", p.Error),
 				sqlNamed("run_at", s.ts(runAt)), sqlNamed("now", s.ts(now)), sqlNamed("at", at))
 			if err != nil {
-				return s.translate(err)
+				return fmt.Errorf("finish job %s: %w", p.JobID, s.translate(err))
 			}
-			n, _ := res.RowsAffected()
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("finish job %s: %w", p.JobID, err)
+			}
 			out[i] = n > 0
 		}
 		return nil

@@ -1,0 +1,275 @@
+package storetest
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/flaskhq/flask/job"
+	"github.com/flaskhq/flask/store"
+)
+
+func entryIDs(es []store.OutboxEntry) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.ID
+	}
+	return out
+}
+
+func (h *harness) testOutbox(t *testing.T) {
+	t.Run("PendingOlderThanAndLimit", func(t *testing.T) {
+		e := h.setup(t)
+		var all []store.OutboxEntry
+		var times []time.Time
+		for range 3 {
+			_, out, err := e.s.InsertJobs(e.ctx, []store.InsertParams{params("default")})
+			require.NoError(t, err)
+			all = append(all, out...)
+			times = append(times, e.now())
+			e.clk.Advance(time.Second)
+		}
+		got, err := e.s.PendingOutbox(e.ctx, times[1], 10)
+		require.NoError(t, err)
+		require.Equal(t, all[:2], got, "created at or before olderThan, oldest first")
+
+		got, err = e.s.PendingOutbox(e.ctx, times[2], 2)
+		require.NoError(t, err)
+		require.Equal(t, all[:2], got, "limit")
+
+		got, err = e.s.PendingOutbox(e.ctx, times[0].Add(-time.Microsecond), 10)
+		require.NoError(t, err)
+		require.Empty(t, got)
+	})
+
+	t.Run("DeleteAndStats", func(t *testing.T) {
+		e := h.setup(t)
+		n, oldest, err := e.s.OutboxStats(e.ctx)
+		require.NoError(t, err)
+		require.Zero(t, n)
+		require.Nil(t, oldest)
+
+		first := e.now()
+		batch := []store.InsertParams{params("default"), params("default"), params("default")}
+		_, out1, err := e.s.InsertJobs(e.ctx, batch)
+		require.NoError(t, err)
+		e.clk.Advance(time.Second)
+		second := e.now()
+		_, out2, err := e.s.InsertJobs(e.ctx, batch)
+		require.NoError(t, err)
+
+		n, oldest, err = e.s.OutboxStats(e.ctx)
+		require.NoError(t, err)
+		require.Equal(t, 6, n)
+		requireTimePtr(t, first, oldest, "oldest")
+
+		require.NoError(t, e.s.DeleteOutbox(e.ctx, append(entryIDs(out1), "garbage", unknownID)),
+			"ids that are malformed or gone are ignored")
+		n, oldest, err = e.s.OutboxStats(e.ctx)
+		require.NoError(t, err)
+		require.Equal(t, 3, n)
+		requireTimePtr(t, second, oldest, "oldest")
+		require.Equal(t, entryIDs(out2), entryIDs(e.outbox()))
+
+		require.NoError(t, e.s.DeleteOutbox(e.ctx, entryIDs(out1)), "deleting twice is fine")
+		require.NoError(t, e.s.DeleteOutbox(e.ctx, nil))
+		require.Len(t, e.outbox(), 3)
+	})
+
+	t.Run("ConcurrentDeletes", func(t *testing.T) {
+		e := h.setup(t)
+		batch := make([]store.InsertParams, 300)
+		for i := range batch {
+			batch[i] = params("default")
+		}
+		_, out, err := e.s.InsertJobs(e.ctx, batch)
+		require.NoError(t, err)
+		gate := make(chan struct{})
+		errs := make([]error, len(out))
+		var wg sync.WaitGroup
+		for i, o := range out[:299] {
+			wg.Go(func() {
+				<-gate
+				errs[i] = e.s.DeleteOutbox(e.ctx, []string{o.ID})
+			})
+		}
+		close(gate)
+		wg.Wait()
+		for _, err := range errs {
+			require.NoError(t, err)
+		}
+		require.Equal(t, []store.OutboxEntry{out[299]}, e.outbox())
+	})
+
+	t.Run("ManyIDs", func(t *testing.T) {
+		e := h.setup(t)
+		var all []string
+		for range 3 {
+			batch := make([]store.InsertParams, 1000)
+			for i := range batch {
+				batch[i] = params("default")
+			}
+			_, out, err := e.s.InsertJobs(e.ctx, batch)
+			require.NoError(t, err)
+			all = append(all, entryIDs(out)...)
+		}
+		require.NoError(t, e.s.DeleteOutbox(e.ctx, all), "one call with more ids than a batch holds")
+		require.Empty(t, e.outbox())
+	})
+}
+
+func (h *harness) testPromote(t *testing.T) {
+	t.Run("DueAndNotDue", func(t *testing.T) {
+		e := h.setup(t)
+		next, err := e.s.NextDue(e.ctx)
+		require.NoError(t, err)
+		require.Nil(t, next)
+
+		p := params("default")
+		p.RunAt = e.clk.Now().Add(10 * time.Second)
+		s1 := e.insert(p)
+		p.RunAt = e.clk.Now().Add(time.Hour)
+		later := e.insert(p)
+		r := e.running(params("other"), "w1")
+		require.True(t, e.finish(r, job.StateRetrying, "boom", e.clk.Now().Add(5*time.Second)))
+		e.insert(params("default")) // queued: not touched
+		before := len(e.outbox())
+
+		next, err = e.s.NextDue(e.ctx)
+		require.NoError(t, err)
+		requireTimePtr(t, e.now().Add(5*time.Second), next, "earliest due")
+
+		out, err := e.s.PromoteDue(e.ctx, 10)
+		require.NoError(t, err)
+		require.Empty(t, out, "nothing due yet")
+
+		e.clk.Advance(10 * time.Second)
+		out, err = e.s.PromoteDue(e.ctx, 10)
+		require.NoError(t, err)
+		require.Len(t, out, 2)
+		require.Equal(t, r.ID, out[0].JobID, "earliest first")
+		require.Equal(t, "other", out[0].Queue)
+		require.Equal(t, s1.ID, out[1].JobID)
+		for _, o := range out {
+			requireTime(t, e.now(), o.CreatedAt, "outbox created_at")
+			require.Equal(t, job.StateQueued, e.get(o.JobID).State)
+		}
+		require.Len(t, e.outbox(), before+2)
+		require.Equal(t, job.StateScheduled, e.get(later.ID).State)
+
+		next, err = e.s.NextDue(e.ctx)
+		require.NoError(t, err)
+		requireTimePtr(t, later.RunAt, next, "next due")
+
+		c := e.claim(r.ID, "w1")
+		require.NotNil(t, c.Job, "a promoted job is claimable")
+		require.Equal(t, 2, c.Job.Attempt)
+	})
+
+	t.Run("Limit", func(t *testing.T) {
+		e := h.setup(t)
+		for i := range 5 {
+			p := params("default")
+			p.RunAt = e.clk.Now().Add(time.Duration(i+1) * time.Second)
+			e.insert(p)
+		}
+		e.clk.Advance(time.Minute)
+		out, err := e.s.PromoteDue(e.ctx, 3)
+		require.NoError(t, err)
+		require.Len(t, out, 3)
+		out, err = e.s.PromoteDue(e.ctx, 3)
+		require.NoError(t, err)
+		require.Len(t, out, 2)
+		out, err = e.s.PromoteDue(e.ctx, 3)
+		require.NoError(t, err)
+		require.Empty(t, out)
+	})
+}
+
+func (h *harness) testQueueStats(t *testing.T) {
+	t.Run("Counts", func(t *testing.T) {
+		e := h.setup(t)
+		stats, err := e.s.QueueStats(e.ctx)
+		require.NoError(t, err)
+		require.Empty(t, stats)
+
+		firstQueued := e.now()
+		e.insert(params("mail"))
+		e.clk.Advance(time.Second)
+		e.insert(params("mail"))
+		j := e.running(params("mail"), "w1")
+		require.True(t, e.finish(j, job.StateSucceeded, "", time.Time{}))
+		p := params("reports")
+		p.RunAt = e.clk.Now().Add(time.Hour)
+		e.insert(p)
+
+		stats, err = e.s.QueueStats(e.ctx)
+		require.NoError(t, err)
+		require.Len(t, stats, 2)
+		require.Equal(t, "mail", stats[0].Queue)
+		require.Equal(t, map[job.State]int{job.StateQueued: 2, job.StateSucceeded: 1}, stats[0].Counts)
+		requireTimePtr(t, firstQueued, stats[0].OldestQueuedAt, "oldest queued")
+		require.Equal(t, "reports", stats[1].Queue)
+		require.Equal(t, map[job.State]int{job.StateScheduled: 1}, stats[1].Counts)
+		require.Nil(t, stats[1].OldestQueuedAt)
+	})
+}
+
+func (h *harness) testWorkers(t *testing.T) {
+	t.Run("HeartbeatListPruneRemove", func(t *testing.T) {
+		e := h.setup(t)
+		ws, err := e.s.ListWorkers(e.ctx)
+		require.NoError(t, err)
+		require.Empty(t, ws)
+
+		started := e.now().Add(-time.Hour)
+		w1 := store.WorkerInfo{ID: "w1", Hostname: "a", Queues: map[string]int{"mail": 2}, InFlight: 1, StartedAt: started}
+		_, err = e.s.Heartbeat(e.ctx, w1)
+		require.NoError(t, err)
+		e.clk.Advance(time.Minute)
+		_, err = e.s.Heartbeat(e.ctx, store.WorkerInfo{ID: "w2", Hostname: "b", Queues: map[string]int{"default": 8, "mail": 1}})
+		require.NoError(t, err)
+		w2Seen := e.now()
+
+		ws, err = e.s.ListWorkers(e.ctx)
+		require.NoError(t, err)
+		require.Len(t, ws, 2)
+		require.Equal(t, "w2", ws[0].ID, "most recently seen first")
+		require.Equal(t, map[string]int{"default": 8, "mail": 1}, ws[0].Queues)
+		requireTime(t, w2Seen, ws[0].StartedAt, "started_at defaults to now")
+		requireTime(t, w2Seen, ws[0].HeartbeatAt, "heartbeat_at")
+		require.Equal(t, "w1", ws[1].ID)
+		require.Equal(t, "a", ws[1].Hostname)
+		require.Equal(t, 1, ws[1].InFlight)
+		requireTime(t, started, ws[1].StartedAt, "started_at")
+		requireTime(t, start.Truncate(time.Microsecond), ws[1].HeartbeatAt, "heartbeat_at")
+
+		e.clk.Advance(time.Minute)
+		w1.InFlight, w1.Queues = 3, map[string]int{"mail": 5}
+		_, err = e.s.Heartbeat(e.ctx, w1)
+		require.NoError(t, err)
+		ws, err = e.s.ListWorkers(e.ctx)
+		require.NoError(t, err)
+		require.Equal(t, "w1", ws[0].ID)
+		require.Equal(t, 3, ws[0].InFlight, "a heartbeat updates the record")
+		require.Equal(t, map[string]int{"mail": 5}, ws[0].Queues)
+		requireTime(t, e.now(), ws[0].HeartbeatAt, "heartbeat_at")
+		requireTime(t, started, ws[0].StartedAt, "started_at kept")
+
+		n, err := e.s.PruneWorkers(e.ctx, w2Seen.Add(time.Second))
+		require.NoError(t, err)
+		require.Equal(t, 1, n, "w2 is silent since before the cutoff")
+		ws, err = e.s.ListWorkers(e.ctx)
+		require.NoError(t, err)
+		require.Len(t, ws, 1)
+		require.Equal(t, "w1", ws[0].ID)
+
+		require.NoError(t, e.s.RemoveWorker(e.ctx, "w1"))
+		require.NoError(t, e.s.RemoveWorker(e.ctx, "w1"), "removing twice is fine")
+		ws, err = e.s.ListWorkers(e.ctx)
+		require.NoError(t, err)
+		require.Empty(t, ws)
+	})
+}
