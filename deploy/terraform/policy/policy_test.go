@@ -24,6 +24,7 @@ func TestTree(t *testing.T) {
 			t.Errorf("rule %s checked no block in deploy/terraform", rule.ID)
 		}
 	}
+	t.Logf("read %d modules; blocks checked per rule: %v", r.Modules, r.Checked)
 	if r.Modules < 10 {
 		t.Errorf("read %d module directories, want the modules, envs and bootstrap (>= 10)", r.Modules)
 	}
