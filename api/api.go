@@ -129,8 +129,8 @@ func (c Config) validate() error {
 	if c.DefaultListLimit > c.MaxListLimit {
 		errs = append(errs, fmt.Errorf("default list limit %d is above the maximum %d", c.DefaultListLimit, c.MaxListLimit))
 	}
-	if c.MaxListLimit > 1000 {
-		errs = append(errs, fmt.Errorf("max list limit %d is above the store's 1000", c.MaxListLimit))
+	if c.MaxListLimit > storeMaxList {
+		errs = append(errs, fmt.Errorf("max list limit %d is above the store's %d", c.MaxListLimit, storeMaxList))
 	}
 	if err := job.ValidateQueue(c.DefaultQueue); err != nil {
 		errs = append(errs, fmt.Errorf("default queue: %w", err))

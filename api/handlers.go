@@ -275,6 +275,9 @@ func (s *Server) retryJob(w http.ResponseWriter, r *http.Request) error {
 
 var listParams = []string{"queue", "state", "type", "limit", "cursor"}
 
+// storeMaxList is the most jobs Store.ListJobs returns in one call.
+const storeMaxList = 1000
+
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	var is issues
@@ -327,14 +330,17 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 		return is.problem()
 	}
 
+	// One job more than the page tells whether there is a next page. The
+	// store serves at most storeMaxList jobs a call, so a page of that size
+	// gets a cursor whenever it is full (the next page may then be empty).
 	limit := p.Limit
-	p.Limit = limit + 1 // one more tells whether there is a next page
+	p.Limit = min(limit+1, storeMaxList)
 	jobs, err := s.store.ListJobs(r.Context(), p)
 	if err != nil {
 		return fmt.Errorf("list jobs: %w", err)
 	}
 	out := JobList{Jobs: make([]job.Job, 0, min(len(jobs), limit))}
-	if len(jobs) > limit {
+	if len(jobs) > limit || (p.Limit == limit && len(jobs) == limit) {
 		jobs = jobs[:limit]
 		next := jobs[limit-1].ID
 		out.NextCursor = &next

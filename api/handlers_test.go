@@ -708,3 +708,30 @@ func TestConcurrentRequestsAreIndependent(t *testing.T) {
 	}
 	require.Equal(t, n/4+2*n/4, h.store.Len())
 }
+
+// TestListJobsFullPages pages with limit=1000, the store's own cap: the
+// lookahead job cannot be fetched, yet no page is lost.
+func TestListJobsFullPages(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Config{})
+	const n = 1500
+	for i := range n {
+		h.store.Put(job.Job{ID: fmt.Sprintf("0190c1f0-0000-7000-8000-%012d", i), Queue: "mail", Type: "email.send",
+			State: job.StateQueued, MaxAttempts: 3, Timeout: job.Duration(time.Second), RunAt: testNow, CreatedAt: testNow})
+	}
+	seen := 0
+	path := "/v1/jobs?limit=1000"
+	for pages := 0; ; pages++ {
+		require.Less(t, pages, 3)
+		var page JobList
+		w := h.get(path)
+		require.Equal(t, http.StatusOK, w.Code)
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &page))
+		seen += len(page.Jobs)
+		if page.NextCursor == nil {
+			break
+		}
+		path = "/v1/jobs?limit=1000&cursor=" + *page.NextCursor
+	}
+	require.Equal(t, n, seen)
+}

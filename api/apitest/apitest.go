@@ -215,8 +215,12 @@ func (s *Store) GetJob(ctx context.Context, id string) (*job.Job, error) {
 	return clone(j), nil
 }
 
-// ListJobs returns jobs newest first (by id, as UUIDv7 sort by time).
+// ListJobs returns jobs newest first (by id, as UUIDv7 sort by time). Like
+// the real stores, it returns at most 1000 jobs, whatever p.Limit says.
 func (s *Store) ListJobs(ctx context.Context, p store.ListParams) ([]job.Job, error) {
+	if p.Limit <= 0 || p.Limit > 1000 {
+		p.Limit = 1000
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.check("ListJobs"); err != nil {
@@ -238,7 +242,7 @@ func (s *Store) ListJobs(ctx context.Context, p store.ListParams) ([]job.Job, er
 			continue
 		}
 		out = append(out, *clone(j))
-		if p.Limit > 0 && len(out) == p.Limit {
+		if len(out) == p.Limit {
 			break
 		}
 	}
