@@ -26,6 +26,7 @@ Usage:
                                 run API, worker, embedded NATS and SQLite in one process
   flaskctl migrate [--database URL]   apply database migrations (default: FLASK_DATABASE_URL)
   flaskctl jobs submit|get|list|cancel|retry ...   manage jobs through the API
+  flaskctl queues [--json]          counts by state per queue
   flaskctl version                  print the version
 `
 
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return runMigrate(ctx, args[1:], stdout, stderr, getenv)
 	case "jobs":
 		return runJobs(ctx, args[1:], stdout, stderr, getenv)
+	case "queues":
+		return runQueues(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "flaskctl %s (commit %s)\n", app.Version, app.Commit)
 		return nil
