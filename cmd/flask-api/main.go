@@ -5,9 +5,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/kelseyhightower/envconfig"
 
@@ -15,27 +14,15 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	var cfg app.APIConfig
+	err := envconfig.Process("FLASK", &cfg)
+	if err == nil {
+		err = app.Main("flask-api", &cfg, func(ctx context.Context, log *slog.Logger) error {
+			return app.RunAPI(ctx, cfg, log)
+		})
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "flask-api:", err)
 		os.Exit(1)
 	}
-}
-
-func run() error {
-	var cfg app.APIConfig
-	if err := envconfig.Process("FLASK", &cfg); err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	log, err := app.NewLogger(cfg.Common, os.Stderr)
-	if err != nil {
-		return err
-	}
-	log.Info("starting flask-api", "version", app.Version, "commit", app.Commit, "addr", cfg.HTTPAddr,
-		"database", app.MaskURL(cfg.DatabaseURL), "broker", cfg.Broker, "nats_url", app.MaskURL(cfg.NATS.URL))
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	return app.RunAPI(ctx, cfg, log)
 }

@@ -6,9 +6,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/kelseyhightower/envconfig"
 
@@ -16,27 +15,15 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	var cfg app.WorkerConfig
+	err := envconfig.Process("FLASK", &cfg)
+	if err == nil {
+		err = app.Main("flask-worker", &cfg, func(ctx context.Context, log *slog.Logger) error {
+			return app.RunWorker(ctx, cfg, nil, log)
+		})
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "flask-worker:", err)
 		os.Exit(1)
 	}
-}
-
-func run() error {
-	var cfg app.WorkerConfig
-	if err := envconfig.Process("FLASK", &cfg); err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	log, err := app.NewLogger(cfg.Common, os.Stderr)
-	if err != nil {
-		return err
-	}
-	log.Info("starting flask-worker", "version", app.Version, "commit", app.Commit, "queues", cfg.Queues,
-		"database", app.MaskURL(cfg.DatabaseURL), "broker", cfg.Broker, "nats_url", app.MaskURL(cfg.NATS.URL))
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	return app.RunWorker(ctx, cfg, nil, log)
 }
