@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -51,12 +52,25 @@ func openSQLite(t *testing.T, cfg store.Config) *store.Store {
 	return s
 }
 
-// pgAdmin is a connection to the server named by TEST_DATABASE_URL, used to
-// create and drop one database per test.
+// pgAdmin is a connection to the server named by TEST_DATABASE_URL that
+// creates one database per test and drops it afterwards. CREATE DATABASE
+// takes 0.1–0.5 s of server I/O, so databases are created a few ahead of need
+// and dropped in the background: otherwise that wait would hold one of the
+// few parallel test slots. TestMain waits for the drops.
 type pgAdmin struct {
-	url *url.URL
-	db  *sql.DB
+	url   *url.URL
+	db    *sql.DB
+	ready chan created   // created ahead, not yet handed out
+	bg    sync.WaitGroup // creations and drops under way
 }
+
+type created struct {
+	name string
+	err  error
+}
+
+// pgAhead is how many databases are created ahead of need.
+const pgAhead = 4
 
 var (
 	adminOnce sync.Once
@@ -79,7 +93,7 @@ func postgresAdmin(tb testing.TB) *pgAdmin {
 	adminOnce.Do(func() {
 		u, err := url.Parse(raw)
 		if err != nil {
-			adminErr = fmt.Errorf("TEST_DATABASE_URL is not a URL: %w", err)
+			adminErr = errors.New("TEST_DATABASE_URL is not a valid URL")
 			return
 		}
 		db, err := sql.Open("postgres", raw)
@@ -92,30 +106,83 @@ func postgresAdmin(tb testing.TB) *pgAdmin {
 			adminErr = fmt.Errorf("connect to TEST_DATABASE_URL: %w", err)
 			return
 		}
-		db.SetMaxOpenConns(4)
-		admin = &pgAdmin{url: u, db: db}
+		db.SetMaxOpenConns(2 * pgAhead)
+		admin = &pgAdmin{url: u, db: db, ready: make(chan created, 1024)}
+		for range pgAhead {
+			admin.createAhead()
+		}
 	})
 	require.NoError(tb, adminErr)
 	return admin
 }
 
-// createDatabase creates an empty database for one test, dropped (forcibly,
-// after the test's store is closed) in tb.Cleanup, and returns its URL.
+// createAhead creates one database in the background.
+func (a *pgAdmin) createAhead() {
+	a.bg.Go(func() {
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		name := "flask_test_" + hex.EncodeToString(b[:])
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_, err := a.db.ExecContext(ctx, "CREATE DATABASE "+name)
+		if err != nil {
+			err = fmt.Errorf("create database %s: %w", name, err)
+		}
+		a.ready <- created{name: name, err: err}
+	})
+}
+
+// drop drops a database in the background; WITH (FORCE) ends sessions a
+// failed test left open.
+func (a *pgAdmin) drop(name string) {
+	a.bg.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := a.db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			fmt.Fprintf(os.Stderr, "store tests: drop database %s: %v\n", name, err)
+		}
+	})
+}
+
+// createDatabase hands out an empty database for one test, dropped after the
+// test (and after the cleanups registered later, such as closing its store),
+// and returns its URL.
 func (a *pgAdmin) createDatabase(tb testing.TB) string {
 	tb.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "flask_test_" + hex.EncodeToString(b[:])
-	ctx := context.Background()
-	_, err := a.db.ExecContext(ctx, "CREATE DATABASE "+name)
-	require.NoError(tb, err, "create database %s", name)
-	tb.Cleanup(func() {
-		_, err := a.db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		require.NoError(tb, err, "drop database %s", name)
-	})
+	a.createAhead()
+	c := <-a.ready
+	require.NoError(tb, c.err)
+	tb.Cleanup(func() { a.drop(c.name) })
 	u := *a.url
-	u.Path = "/" + name
+	u.Path = "/" + c.name
 	return u.String()
+}
+
+// close waits for the work under way, drops the databases created ahead
+// and closes the connection.
+func (a *pgAdmin) close() {
+	a.bg.Wait()
+	for {
+		select {
+		case c := <-a.ready:
+			if c.err == nil {
+				a.drop(c.name)
+			}
+			continue
+		default:
+		}
+		break
+	}
+	a.bg.Wait()
+	_ = a.db.Close()
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if admin != nil {
+		admin.close()
+	}
+	os.Exit(code)
 }
 
 // openPostgres opens a store on a new database of the test server.
