@@ -66,6 +66,7 @@ module "network" {
   cidr                     = var.vpc_cidr
   azs                      = var.availability_zones
   single_nat_gateway       = var.single_nat_gateway
+  interface_endpoints      = var.vpc_interface_endpoints
   cluster_name             = local.name
   flow_logs_kms_key_arn    = module.kms["logs"].key_arn
   flow_logs_retention_days = var.log_retention_days

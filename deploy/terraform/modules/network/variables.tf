@@ -77,6 +77,17 @@ variable "flow_logs_retention_days" {
   }
 }
 
+variable "flow_logs_traffic_type" {
+  description = "Which traffic the flow logs record: ALL (default; what an investigation wants), or ACCEPT / REJECT to cut log volume."
+  type        = string
+  default     = "ALL"
+
+  validation {
+    condition     = contains(["ALL", "ACCEPT", "REJECT"], var.flow_logs_traffic_type)
+    error_message = "flow_logs_traffic_type must be ALL, ACCEPT or REJECT."
+  }
+}
+
 variable "tags" {
   description = "Tags added to every resource (on top of the provider's default_tags)."
   type        = map(string)
