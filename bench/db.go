@@ -30,10 +30,16 @@ func openDB(ctx context.Context, dsn string) (*sql.DB, error) {
 	return db, nil
 }
 
-// dbURL is base with its database name replaced.
-func dbURL(base *url.URL, name string) string {
+// dbURL is base with its database name replaced and, if app is not empty,
+// application_name set (it names the sessions in pg_stat_activity).
+func dbURL(base *url.URL, name, app string) string {
 	u := *base
 	u.Path = "/" + name
+	if app != "" {
+		q := u.Query()
+		q.Set("application_name", app)
+		u.RawQuery = q.Encode()
+	}
 	return u.String()
 }
 
@@ -75,6 +81,10 @@ type pgCounters struct {
 	Inserted, Updated, Deleted, HotUpd int64
 	WALRecords, WALBytes, WALWrites    int64
 	WALSyncs, WALBuffersFull           int64
+	// WALWriteTime and WALSyncTime are the time spent writing and syncing
+	// WAL, counted where track_wal_io_timing is on (the scenario's
+	// databases turn it on for their sessions).
+	WALWriteTime, WALSyncTime time.Duration
 }
 
 // readPGCounters reads the WAL counters and, when name is not empty, the
@@ -82,11 +92,14 @@ type pgCounters struct {
 func readPGCounters(ctx context.Context, db *sql.DB, name string) (pgCounters, error) {
 	var c pgCounters
 	var walBytes string
-	if err := db.QueryRowContext(ctx, `SELECT wal_records, wal_bytes::text, wal_write, wal_sync, wal_buffers_full FROM pg_stat_wal`).
-		Scan(&c.WALRecords, &walBytes, &c.WALWrites, &c.WALSyncs, &c.WALBuffersFull); err != nil {
+	var writeMS, syncMS float64
+	if err := db.QueryRowContext(ctx, `SELECT wal_records, wal_bytes::text, wal_write, wal_sync, wal_buffers_full, wal_write_time, wal_sync_time FROM pg_stat_wal`).
+		Scan(&c.WALRecords, &walBytes, &c.WALWrites, &c.WALSyncs, &c.WALBuffersFull, &writeMS, &syncMS); err != nil {
 		return c, fmt.Errorf("read pg_stat_wal: %w", err)
 	}
 	c.WALBytes, _ = strconv.ParseInt(walBytes, 10, 64)
+	c.WALWriteTime = time.Duration(writeMS * float64(time.Millisecond))
+	c.WALSyncTime = time.Duration(syncMS * float64(time.Millisecond))
 	if name == "" {
 		return c, nil
 	}
@@ -105,6 +118,7 @@ func (c pgCounters) sub(b pgCounters) pgCounters {
 		Inserted: c.Inserted - b.Inserted, Updated: c.Updated - b.Updated, Deleted: c.Deleted - b.Deleted, HotUpd: c.HotUpd - b.HotUpd,
 		WALRecords: c.WALRecords - b.WALRecords, WALBytes: c.WALBytes - b.WALBytes, WALWrites: c.WALWrites - b.WALWrites,
 		WALSyncs: c.WALSyncs - b.WALSyncs, WALBuffersFull: c.WALBuffersFull - b.WALBuffersFull,
+		WALWriteTime: c.WALWriteTime - b.WALWriteTime, WALSyncTime: c.WALSyncTime - b.WALSyncTime,
 	}
 }
 

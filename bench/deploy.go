@@ -51,7 +51,11 @@ func (b *bench) deploy(ctx context.Context, name string) (d *deployment, err err
 		d.dbName = ""
 		return d, fmt.Errorf("create database: %w", err)
 	}
-	d.dbURL = dbURL(b.base, d.dbName)
+	// Diagnostics only: time the WAL writes and syncs of this database's sessions.
+	if _, err := b.admin.ExecContext(ctx, "ALTER DATABASE "+d.dbName+" SET track_wal_io_timing = on"); err != nil {
+		return d, fmt.Errorf("alter database: %w", err)
+	}
+	d.dbURL = dbURL(b.base, d.dbName, "")
 
 	d.nats, d.natsURL, err = startNATS(b.self, filepath.Join(d.dir, "nats"), filepath.Join(d.dir, "nats.log"))
 	if err != nil {
@@ -72,14 +76,14 @@ func (b *bench) deploy(ctx context.Context, name string) (d *deployment, err err
 		return d, err
 	}
 	common := []string{
-		"FLASK_DATABASE_URL=" + d.dbURL,
 		"FLASK_NATS_URL=" + d.natsURL,
 		"FLASK_MIGRATE=true",
 		"FLASK_LOG_LEVEL=warn",
 		"FLASK_LOG_FORMAT=text",
 		"FLASK_DB_MAX_CONNS=" + strconv.Itoa(b.cfg.dbConns),
 	}
-	apiEnv := append(append(append([]string{}, common...), "FLASK_HTTP_ADDR="+apiAddr, "FLASK_DEBUG_ADDR="+d.apiDebug), b.cfg.apiEnv...)
+	apiEnv := append(append(append([]string{}, common...),
+		"FLASK_DATABASE_URL="+dbURL(b.base, d.dbName, "flask-api"), "FLASK_HTTP_ADDR="+apiAddr, "FLASK_DEBUG_ADDR="+d.apiDebug), b.cfg.apiEnv...)
 	d.api, err = startProc("api", b.apiBin, nil, apiEnv, filepath.Join(d.dir, "api.log"))
 	if err != nil {
 		return d, err
@@ -89,6 +93,7 @@ func (b *bench) deploy(ctx context.Context, name string) (d *deployment, err err
 		return d, err
 	}
 	workerEnv := append(append(append([]string{}, common...),
+		"FLASK_DATABASE_URL="+dbURL(b.base, d.dbName, "flask-worker"),
 		"FLASK_HTTP_ADDR="+workerAddr,
 		"FLASK_DEBUG_ADDR="+d.workerDebug,
 		"FLASK_QUEUES=default:"+strconv.Itoa(b.cfg.concurrency),

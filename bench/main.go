@@ -61,6 +61,7 @@ type config struct {
 	timeout                time.Duration
 	profile                bool
 	profileN               int
+	profileSingleN         int
 	profileNodes           int
 	profileWindow          time.Duration
 	quick                  bool
@@ -88,6 +89,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.timeout, "timeout", 2*time.Minute, "how long a scenario may take to finish its jobs after the load")
 	fs.BoolVar(&c.profile, "profile", true, "profile the in-process reproduction of the batch scenario")
 	fs.IntVar(&c.profileN, "profile-n", 30000, "jobs in the in-process profile run")
+	fs.IntVar(&c.profileSingleN, "profile-single-n", 10000, "jobs in the in-process reproduction of the single scenario")
 	fs.IntVar(&c.profileNodes, "profile-nodes", 22, "lines per pprof top listing")
 	fs.DurationVar(&c.profileWindow, "profile-window", 10*time.Second, "CPU profile length when the binaries serve pprof")
 	fs.BoolVar(&c.quick, "quick", false, "mark the report as a smoke run")
@@ -116,8 +118,8 @@ func parseFlags(args []string) (config, error) {
 	switch {
 	case c.databaseURL == "":
 		return c, errors.New("no database: set -database or TEST_DATABASE_URL (scripts/with-postgres.sh does)")
-	case c.n < 1 || c.batchSize < 1 || c.clients < 1 || c.singleN < 1 || c.singleClients < 1 || c.profileN < 1:
-		return c, errors.New("-n, -batch, -clients, -single-n, -single-clients and -profile-n must be positive")
+	case c.n < 1 || c.batchSize < 1 || c.clients < 1 || c.singleN < 1 || c.singleClients < 1 || c.profileN < 1 || c.profileSingleN < 1:
+		return c, errors.New("-n, -batch, -clients, -single-n, -single-clients, -profile-n and -profile-single-n must be positive")
 	case c.rate < 1 || c.duration < time.Second:
 		return c, errors.New("-rate must be positive and -duration at least 1s")
 	case c.concurrency < 1 || c.dbConns < 1:
@@ -210,12 +212,14 @@ func run() error {
 			return ctx.Err()
 		}
 	}
-	var prof *inproc
+	var prof []*inproc
 	if cfg.profile {
 		prof = b.profileInProcess(ctx)
-		if prof.Err != "" {
-			failed = true
-			fmt.Fprintf(os.Stderr, "bench: in-process profile: %s\n", prof.Err)
+		for _, p := range prof {
+			if p.Err != "" {
+				failed = true
+				fmt.Fprintf(os.Stderr, "bench: in-process reproduction: %s\n", p.Err)
+			}
 		}
 	}
 	if ctx.Err() != nil {

@@ -92,6 +92,7 @@ func takeCPU(pids map[string]int, postmaster int) cpuSnap {
 	if st, err := readStat(os.Getpid()); err == nil {
 		s["driver"] = st.cpu
 	}
+	s["machine"], s["steal"] = machineCPU()
 	return s
 }
 

@@ -85,14 +85,20 @@ func (p *proc) stop(grace time.Duration) error {
 		return nil
 	}
 	p.stopped = true
+	t := time.NewTimer(grace)
+	defer t.Stop()
 	if p.stdin != nil {
+		// Closing stdin asks it to stop; a signal is for one that does not.
 		_ = p.stdin.Close()
+		select {
+		case <-p.done:
+		case <-t.C:
+			t.Reset(grace)
+		}
 	}
 	if !p.exited() {
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	}
-	t := time.NewTimer(grace)
-	defer t.Stop()
 	select {
 	case <-p.done:
 	case <-t.C:

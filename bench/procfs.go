@@ -147,3 +147,37 @@ func readMachine(cpus int) machine {
 	}
 	return m
 }
+
+// machineCPU reads /proc/stat: the time all CPUs were busy (not idle or
+// waiting for I/O), and the time stolen by the hypervisor.
+func machineCPU() (busy, steal time.Duration) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0
+	}
+	var v [8]int64
+	for i := range v {
+		v[i], _ = strconv.ParseInt(f[i+1], 10, 64)
+	}
+	tick := func(n int64) time.Duration { return time.Duration(n) * time.Second / clockTicks }
+	// user nice system idle iowait irq softirq steal
+	return tick(v[0] + v[1] + v[2] + v[5] + v[6]), tick(v[7])
+}
+
+// loadAvg is the 1-minute load average.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
+}

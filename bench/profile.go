@@ -86,14 +86,16 @@ func fetch(ctx context.Context, url, path string, within time.Duration) error {
 	return f.Close()
 }
 
-// inproc is the result of the in-process reproduction.
+// inproc is the result of one in-process reproduction.
 type inproc struct {
 	Err      string
 	Load     string
 	Jobs     int
 	Span     time.Duration
-	Profile  string // CPU profile file
-	Tags     string // CPU by process label
+	HTTP     []time.Duration // request latencies, sorted
+	Ops      []opSummary     // the pipeline's stages, timed
+	Profile  string          // CPU profile file, if profiled
+	Tags     string          // CPU by process label
 	Sections []profileSection
 }
 
@@ -102,23 +104,48 @@ type profileSection struct {
 	Title, Command, Text string
 }
 
-// profileInProcess runs flask-api's server (app.ServeAPI) and a worker
-// pool (app.NewPool) in this process against a fresh database and a NATS
-// server of its own, offers the batch load from this process too, and
-// records a CPU profile. Goroutines carry a pprof label proc=api, worker
-// or client (labels pass to the goroutines they start), so the profile
-// splits by component; the GC's background work has no label.
-func (b *bench) profileInProcess(ctx context.Context) *inproc {
-	r := &inproc{Load: fmt.Sprintf("%d no-op jobs, POST /v1/jobs/batch of %d, %d concurrent clients", b.cfg.profileN, b.cfg.batchSize, b.cfg.clients)}
-	fmt.Fprintf(os.Stderr, "bench: in-process profile: %s\n", r.Load)
-	if err := b.runInProcess(ctx, r); err != nil {
-		r.Err = err.Error()
-		return r
+// inprocLoad is a load the reproduction offers.
+type inprocLoad struct {
+	desc          string
+	path          string
+	body          []byte
+	per, n, conns int
+	profile       bool
+}
+
+// profileInProcess runs the reproduction of scenario (a) with a CPU profile
+// and that of scenario (b) without, and reports both.
+func (b *bench) profileInProcess(ctx context.Context) []*inproc {
+	c := b.cfg
+	loads := []inprocLoad{
+		{desc: fmt.Sprintf("(a) %d no-op jobs, POST /v1/jobs/batch of %d, %d concurrent clients", c.profileN, c.batchSize, c.clients),
+			path: "/v1/jobs/batch", body: batchBody(c.batchSize), per: c.batchSize, n: c.profileN, conns: c.clients, profile: true},
+		{desc: fmt.Sprintf("(b) %d no-op jobs, POST /v1/jobs, %d concurrent clients", c.profileSingleN, c.singleClients),
+			path: "/v1/jobs", body: []byte(noopJob), per: 1, n: c.profileSingleN, conns: c.singleClients},
 	}
+	var out []*inproc
+	for i, l := range loads {
+		r := &inproc{Load: l.desc}
+		out = append(out, r)
+		fmt.Fprintf(os.Stderr, "bench: in-process reproduction: %s\n", l.desc)
+		if err := b.runInProcess(ctx, r, l, i); err != nil {
+			r.Err = err.Error()
+			continue
+		}
+		if r.Profile != "" {
+			b.summariseProfile(ctx, r)
+		}
+	}
+	return out
+}
+
+// summariseProfile renders the CPU profile by component and for the API
+// and the worker.
+func (b *bench) summariseProfile(ctx context.Context, r *inproc) {
 	tags, err := goTool(ctx, "pprof", "-tags", r.Profile)
 	if err != nil {
 		r.Err = err.Error()
-		return r
+		return
 	}
 	r.Tags = tags
 	for _, part := range []string{"api", "worker"} {
@@ -130,7 +157,7 @@ func (b *bench) profileInProcess(ctx context.Context) *inproc {
 			text, err := goTool(ctx, args...)
 			if err != nil {
 				r.Err = err.Error()
-				return r
+				return
 			}
 			r.Sections = append(r.Sections, profileSection{
 				Title:   fmt.Sprintf("%s, %s", part, v.title),
@@ -139,11 +166,18 @@ func (b *bench) profileInProcess(ctx context.Context) *inproc {
 			})
 		}
 	}
-	return r
 }
 
-func (b *bench) runInProcess(ctx context.Context, r *inproc) (err error) {
-	dir := filepath.Join(b.tmp, "inproc")
+// runInProcess runs flask-api's server (app.ServeAPI) and a worker pool
+// (app.NewPool) in this process against a fresh database and a NATS server
+// of its own, and offers load from this process too. The worker's store
+// and broker calls and the API's publishes go through wrappers that time
+// them. With l.profile it records a CPU profile. Goroutines carry a pprof
+// label proc=api, worker or client (a label passes to the goroutines
+// started under it), so the profile splits by component; the GC's
+// background work has no label.
+func (b *bench) runInProcess(ctx context.Context, r *inproc, l inprocLoad, seq int) (err error) {
+	dir := filepath.Join(b.tmp, "inproc"+strconv.Itoa(seq))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -175,21 +209,28 @@ func (b *bench) runInProcess(ctx context.Context, r *inproc) (err error) {
 	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 	common := app.Common{
-		DatabaseURL: dbURL(b.base, name), DBMaxConns: b.cfg.dbConns, Broker: "nats",
+		DatabaseURL: dbURL(b.base, name, ""), DBMaxConns: b.cfg.dbConns, Broker: "nats",
 		NATS: app.NATSConfig{URL: natsURL, Stream: "FLASK_JOBS", SubjectPrefix: "flask.jobs", AckWait: 30 * time.Second,
 			Replicas: 1, MaxAckPending: 20000},
 		DemoTypes: true, LogLevel: "warn", LogFormat: "text", Migrate: true,
 	}
-	apiCfg := app.APIConfig{Common: common, MaxBodyBytes: 1 << 20, MaxBatchBodyBytes: 32 << 20, MaxPayloadBytes: 256 << 10,
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	apiCfg := app.APIConfig{Common: common, HTTPAddr: ln.Addr().String(), MaxBodyBytes: 1 << 20, MaxBatchBodyBytes: 32 << 20, MaxPayloadBytes: 256 << 10,
 		MaxBatch: 1000, ShutdownTimeout: 10 * time.Second, RelayInterval: 250 * time.Millisecond, OutboxGrace: 5 * time.Second}
-	wcfg := app.WorkerConfig{Common: common, Queues: "default:" + strconv.Itoa(b.cfg.concurrency), Concurrency: 10,
+	wcfg := app.WorkerConfig{Common: common, HTTPAddr: "127.0.0.1:0", Queues: "default:" + strconv.Itoa(b.cfg.concurrency), Concurrency: 10,
 		WorkerID: "bench-inproc", ShutdownGrace: 10 * time.Second, HeartbeatInterval: 2 * time.Second, WorkerTTL: 30 * time.Second}
-	if err := apiCfg.Validate(); err != nil {
+	if err := errors.Join(apiCfg.Validate(), wcfg.Validate()); err != nil {
+		ln.Close()
 		return err
 	}
-	if err := wcfg.Validate(); err != nil {
-		return err
-	}
+	publish := &opStats{Name: "api: Publish to NATS (awaits the acks)"}
+	fetch := &opStats{Name: "worker: Fetch from NATS"}
+	claim := &opStats{Name: "worker: ClaimJobs (one transaction)"}
+	finish := &opStats{Name: "worker: FinishJob (group commit)"}
+	ack := &opStats{Name: "worker: Ack"}
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -214,10 +255,6 @@ func (b *bench) runInProcess(ctx context.Context, r *inproc) (err error) {
 		}
 	}()
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
 	pprof.Do(ctx, pprof.Labels("proc", "api"), func(context.Context) {
 		var st *store.Store
 		st, err = app.OpenStore(ctx, common, log)
@@ -237,10 +274,9 @@ func (b *bench) runInProcess(ctx context.Context, r *inproc) (err error) {
 			ln.Close()
 			return
 		}
+		parts := app.APIParts{Store: st, Broker: &tracedBroker{Broker: br, publish: publish}, Catalog: cat, Metrics: prometheus.NewRegistry()}
 		started++
-		go func() {
-			running <- app.ServeAPI(runCtx, apiCfg, app.APIParts{Store: st, Broker: br, Catalog: cat, Metrics: prometheus.NewRegistry()}, ln, log)
-		}()
+		go func() { running <- app.ServeAPI(runCtx, apiCfg, parts, ln, log) }()
 	})
 	if err != nil {
 		return err
@@ -260,7 +296,8 @@ func (b *bench) runInProcess(ctx context.Context, r *inproc) (err error) {
 		if err = e; err != nil {
 			return
 		}
-		pool, e := app.NewPool(wcfg, st, br, reg, log, prometheus.NewRegistry())
+		pool, e := app.NewPool(wcfg, &tracedStore{Store: st, claim: claim, finish: finish},
+			&tracedConsumer{Consumer: br, fetch: fetch, ack: ack}, reg, log, prometheus.NewRegistry())
 		if err = e; err != nil {
 			return
 		}
@@ -280,21 +317,25 @@ func (b *bench) runInProcess(ctx context.Context, r *inproc) (err error) {
 	}
 	defer db.Close()
 
-	r.Profile = filepath.Join(dir, "cpu.pprof")
-	pf, err := os.Create(r.Profile)
-	if err != nil {
-		return err
-	}
-	defer pf.Close()
-	if err := pprof.StartCPUProfile(pf); err != nil {
-		return err
+	if l.profile {
+		r.Profile = filepath.Join(dir, "cpu.pprof")
+		pf, err := os.Create(r.Profile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
 	}
 	var ls loadStats
 	pprof.Do(ctx, pprof.Labels("proc", "client"), func(ctx context.Context) {
-		ls = closedLoop(ctx, newClient(b.cfg.clients), apiURL+"/v1/jobs/batch", batchBody(b.cfg.batchSize), b.cfg.batchSize, b.cfg.profileN, b.cfg.clients)
+		ls = closedLoop(ctx, newClient(l.conns), apiURL+l.path, l.body, l.per, l.n, l.conns)
 		_, _, _, err = waitSucceeded(ctx, db, ls.Accepted, b.cfg.timeout)
 	})
-	pprof.StopCPUProfile()
+	if l.profile {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return err
 	}
@@ -305,7 +346,10 @@ func (b *bench) runInProcess(ctx context.Context, r *inproc) (err error) {
 	if err != nil {
 		return err
 	}
-	r.Jobs, r.Span = t.N, t.Span
+	r.Jobs, r.Span, r.HTTP = t.N, t.Span, ls.Latencies
+	for _, o := range []*opStats{publish, fetch, claim, finish, ack} {
+		r.Ops = append(r.Ops, o.summary())
+	}
 	return nil
 }
 

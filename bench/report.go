@@ -47,7 +47,7 @@ func verdict(r *result) (figure, target, status string) {
 	}
 }
 
-func (b *bench) writeReport(path string, results []*result, prof *inproc) error {
+func (b *bench) writeReport(path string, results []*result, prof []*inproc) error {
 	analysis := "_Not written yet._"
 	if old, err := os.ReadFile(path); err == nil {
 		if _, rest, ok := strings.Cut(string(old), analysisBegin); ok {
@@ -178,7 +178,15 @@ func (b *bench) writeScenario(w *strings.Builder, r *result) {
 		}
 		p("| %s | %s | %s | %s | %s |", label, peak, end, secs(cpu), share(cpu, r.CPUWindow, b.mach.CPUs))
 	}
-	p("| **all** | | | %s | %s |", secs(total), share(total, r.CPUWindow, b.mach.CPUs))
+	p("| **all of the benchmark** | | | %s | %s |", secs(total), share(total, r.CPUWindow, b.mach.CPUs))
+	if others := r.CPU["machine"] - total; r.CPU["machine"] > 0 {
+		p("| other processes on the machine | | | %s | %s |", secs(max(others, 0)), share(max(others, 0), r.CPUWindow, b.mach.CPUs))
+	}
+	if r.CPU["steal"] > 0 {
+		p("| stolen by the hypervisor | | | %s | %s |", secs(r.CPU["steal"]), share(r.CPU["steal"], r.CPUWindow, b.mach.CPUs))
+	}
+	p("")
+	p("Before the scenario: load average %s; %s writes of 8 KiB + fdatasync per second.", r.LoadAvg, thousands(r.FsyncRate))
 	p("")
 	n := float64(max(r.Times.N, 1))
 	commits := r.PG.Commits - int64(r.Polls)
@@ -189,6 +197,10 @@ func (b *bench) writeScenario(w *strings.Builder, r *result) {
 		float64(commits)/float64(max(r.PG.WALSyncs, 1)), thousands(float64(r.PG.WALSyncs)/max(r.Times.Span.Seconds(), 0.001)))
 	p("| WAL written | %s (%s bytes per job, %s records per job, %d times WAL buffers were full) |", mib(r.PG.WALBytes/1024),
 		thousands(float64(r.PG.WALBytes)/n), fmt.Sprintf("%.1f", float64(r.PG.WALRecords)/n), r.PG.WALBuffersFull)
+	if r.PG.WALSyncTime > 0 {
+		p("| WAL write / sync time of the Flask sessions (`track_wal_io_timing`) | %s / %s (%.2f ms per sync) |", secs(r.PG.WALWriteTime), secs(r.PG.WALSyncTime),
+			float64(r.PG.WALSyncTime)/float64(time.Millisecond)/float64(max(r.PG.WALSyncs, 1)))
+	}
 	p("| rows inserted / updated (HOT) / deleted | %s / %s (%s) / %s |", thousands(float64(r.PG.Inserted)), thousands(float64(r.PG.Updated)),
 		thousands(float64(r.PG.HotUpd)), thousands(float64(r.PG.Deleted)))
 	p("| outbox: published / publish errors / republished by the sweep | %s / %s / %s |", thousands(r.API["flask_outbox_published_total"]),
@@ -197,16 +209,62 @@ func (b *bench) writeScenario(w *strings.Builder, r *result) {
 		thousands(r.Worker["flask_redeliveries_total"]), thousands(r.Worker["flask_worker_errors_total"]),
 		strings.Join(append(r.Worker.matching("flask_deliveries_skipped_total"), r.Worker.matching("flask_worker_errors_total")...), " "))
 	p("| GC cycles: api / worker | %s / %s |", thousands(r.API["go_gc_duration_seconds_count"]), thousands(r.Worker["go_gc_duration_seconds_count"]))
+	writeActivity(w, r)
 }
 
-func (b *bench) writeProfiles(w *strings.Builder, results []*result, prof *inproc) {
+// writeActivity renders the sampled database sessions: per application
+// the average number of sessions busy, idle in a transaction and idle,
+// then the busiest states.
+func writeActivity(w *strings.Builder, r *result) {
+	if r.ActSamples == 0 {
+		return
+	}
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	p("")
+	p("What Flask's PostgreSQL sessions were doing (`pg_stat_activity` sampled every 20 ms, %d samples; average number of sessions in each state):", r.ActSamples)
+	p("")
+	p("| session | state | waiting on | statement | sessions |")
+	p("|---|---|---|---|---|")
+	type sum struct{ busy, inTx, idle float64 }
+	sums := map[string]*sum{}
+	shown := 0
+	for _, a := range r.Activity {
+		s := sums[a.App]
+		if s == nil {
+			s = &sum{}
+			sums[a.App] = s
+		}
+		switch a.State {
+		case "active":
+			s.busy += a.Sessions
+		case "idle":
+			s.idle += a.Sessions
+			continue
+		default:
+			s.inTx += a.Sessions
+		}
+		if shown < 14 && a.Sessions >= 0.02 {
+			p("| %s | %s | %s | %s | %.2f |", a.App, a.State, a.Wait, a.Stmt, a.Sessions)
+			shown++
+		}
+	}
+	for _, app := range []string{"flask-api", "flask-worker"} {
+		if s := sums[app]; s != nil {
+			p("| **%s, all** | active %.2f, idle in transaction %.2f, idle %.2f | | | %.2f |", app, s.busy, s.inTx, s.idle, s.busy+s.inTx+s.idle)
+		}
+	}
+}
+
+func (b *bench) writeProfiles(w *strings.Builder, results []*result, prof []*inproc) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	binary := false
 	for _, r := range results {
 		for _, name := range []string{"api", "worker"} {
 			path, ok := r.Profiles[name]
 			if !ok {
 				continue
 			}
+			binary = true
 			text, err := goTool(context.Background(), "pprof", "-top", "-cum", fmt.Sprintf("-nodecount=%d", b.cfg.profileNodes), path)
 			if err != nil {
 				text = err.Error()
@@ -219,39 +277,59 @@ func (b *bench) writeProfiles(w *strings.Builder, results []*result, prof *inpro
 			p("")
 		}
 	}
-	if prof == nil {
-		p("_Not profiled (`-profile=false`)._")
+	if len(prof) == 0 {
+		p("_No in-process reproduction (`-profile=false`)._")
 		p("")
 		return
 	}
-	p("The binaries do not serve pprof, so the profile is of an **in-process reproduction** of scenario (a): the driver runs")
-	p("`app.ServeAPI` and a pool from `app.NewPool` — the code paths of `flask-api` and `flask-worker`, each with its own")
-	p("store and NATS connection — against a fresh database and NATS server (a separate process, not profiled), and offers")
-	p("the batch load from the same process. Goroutines carry the pprof label `proc` (`api`, `worker`, `client`; a label")
-	p("passes to the goroutines started under it); the garbage collector's background work carries none. Load: %s.", prof.Load)
-	p("")
-	if prof.Err != "" {
-		p("**Did not complete:** %s", prof.Err)
-		p("")
-		return
+	if !binary {
+		p("The binaries do not serve pprof, so the CPU profile is of an **in-process reproduction** of scenario (a).")
 	}
-	if prof.Span > 0 {
-		p("Throughput in this run: %s jobs/s (%d jobs in %s; one process, so not comparable with (a)).", thousands(float64(prof.Jobs)/prof.Span.Seconds()), prof.Jobs, secs(prof.Span))
+	p("The reproduction runs `app.ServeAPI` and a pool from `app.NewPool` — the code of `flask-api` and `flask-worker`, each")
+	p("with its own store and NATS connection — in the driver's process, against a fresh database and a NATS server of its")
+	p("own (a separate process), and offers the load from the same process; the CPUs are shared as in the scenarios, but one")
+	p("Go runtime serves all three. Goroutines carry the pprof label `proc` (`api`, `worker`, `client`; a label passes to the")
+	p("goroutines started under it); the garbage collector's background work carries none. The worker's store and broker")
+	p("and the API's broker are wrapped to time each call (the wrappers add no I/O).")
+	p("")
+	for _, r := range prof {
+		p("### In process: %s", r.Load)
 		p("")
-	}
-	p("CPU by component (`go tool pprof -tags`):")
-	p("")
-	p("```")
-	p("%s", strings.TrimRight(prof.Tags, "\n"))
-	p("```")
-	p("")
-	for _, s := range prof.Sections {
-		p("%s (`%s`):", s.Title, s.Command)
+		if r.Err != "" {
+			p("**Did not complete:** %s", r.Err)
+			p("")
+			continue
+		}
+		p("%s jobs/s (%d jobs in %s); HTTP request latency p50 %s, p99 %s.", thousands(float64(r.Jobs)/max(r.Span.Seconds(), 0.001)),
+			r.Jobs, secs(r.Span), ms(percentile(r.HTTP, 0.5)), ms(percentile(r.HTTP, 0.99)))
+		p("")
+		p("| stage | calls | items per call | p50 | p99 | time in calls |")
+		p("|---|---|---|---|---|---|")
+		for _, o := range r.Ops {
+			extra := ""
+			if o.Empty > 0 {
+				extra = fmt.Sprintf(" (+%d empty)", o.Empty)
+			}
+			p("| %s | %s%s | %.1f | %s | %s | %s |", o.Name, thousands(float64(o.Calls)), extra, o.PerCall, ms(o.P50), ms(o.P99), secs(o.Total))
+		}
+		p("")
+		if r.Profile == "" {
+			continue
+		}
+		p("CPU by component (`go tool pprof -tags`):")
 		p("")
 		p("```")
-		p("%s", s.Text)
+		p("%s", strings.TrimRight(r.Tags, "\n"))
 		p("```")
 		p("")
+		for _, s := range r.Sections {
+			p("%s (`%s`):", s.Title, s.Command)
+			p("")
+			p("```")
+			p("%s", s.Text)
+			p("```")
+			p("")
+		}
 	}
 }
 

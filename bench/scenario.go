@@ -26,6 +26,10 @@ type result struct {
 	Polls       int // the driver's own transactions in the database
 	API, Worker series
 	Profiles    map[string]string // process → pprof file, when the binaries serve pprof
+	Activity    []activityRow     // what Flask's database sessions were doing
+	ActSamples  int
+	LoadAvg     string  // the machine's 1-minute load average before the scenario
+	FsyncRate   float64 // 8 KiB write+fdatasync rounds per second just before
 }
 
 // Throughput is jobs per second from the first created_at to the last finished_at.
@@ -45,6 +49,10 @@ type loadFunc func(ctx context.Context, d *deployment) loadStats
 func (b *bench) runScenario(ctx context.Context, name, title, load string, fn loadFunc, profile bool) *result {
 	r := &result{Name: name, Title: title, Load: load}
 	fmt.Fprintf(os.Stderr, "bench: scenario %s: %s\n", name, load)
+	r.LoadAvg = loadAvg()
+	if rate, err := fsyncProbe(b.fsyncDir, 500*time.Millisecond); err == nil {
+		r.FsyncRate = rate
+	}
 	walBefore, err := readPGCounters(ctx, b.admin, "")
 	if err != nil {
 		r.Err = err.Error()
@@ -62,6 +70,7 @@ func (b *bench) runScenario(ctx context.Context, name, title, load string, fn lo
 	if profile {
 		profDone = b.captureBinaryProfiles(ctx, d)
 	}
+	act := startActivity(ctx, b.admin, d.dbName, 20*time.Millisecond)
 	cpu0 := takeCPU(d.pids(), b.pg.Postmaster)
 	t0 := time.Now()
 	r.Client = fn(ctx, d)
@@ -76,6 +85,7 @@ func (b *bench) runScenario(ctx context.Context, name, title, load string, fn lo
 	r.CPU = takeCPU(d.pids(), b.pg.Postmaster).sub(cpu0)
 	r.CPUWindow = time.Since(t0)
 	r.Mem, r.PGProcs = mon.finish()
+	r.Activity, r.ActSamples = act.finish()
 	if err != nil {
 		r.Err = joinErr(r.Err, err.Error())
 	}
