@@ -135,7 +135,7 @@ done
 # --- 5. policy tests -------------------------------------------------------------
 
 echo "tf-check: policy tests (deploy/terraform/policy)"
-(cd "$tf_root/policy" && GOWORK=off GOFLAGS=-mod=readonly go test -count=1 ./...) ||
+(cd "$tf_root/policy" && GOWORK=off GOFLAGS="${GOFLAGS:-} -mod=readonly" go test -count=1 ./...) ||
 	die "policy tests failed (above)"
 
 echo "tf-check: all checks passed (${#dirs[@]} Terraform directories, fmt, policy)"

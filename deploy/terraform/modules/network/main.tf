@@ -4,9 +4,12 @@
 #   isolated - the database, no route out of the VPC at all, NACL limited to the VPC CIDR
 
 data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
 
 locals {
-  region = data.aws_region.current.name
+  region     = data.aws_region.current.name
+  account_id = data.aws_caller_identity.current.account_id
 
   # Stable keys: one entry per zone, in the order given.
   zones = { for i, az in var.azs : az => i }
@@ -259,6 +262,19 @@ data "aws_iam_policy_document" "flow_logs_trust" {
     principals {
       type        = "Service"
       identifiers = ["vpc-flow-logs.amazonaws.com"]
+    }
+
+    # Confused-deputy guard: only flow logs of this account may use the role.
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${data.aws_partition.current.partition}:ec2:${local.region}:${local.account_id}:vpc-flow-log/*"]
     }
   }
 }

@@ -9,6 +9,16 @@ mock_provider "aws" {
       name = "eu-west-1"
     }
   }
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+    }
+  }
+  mock_data "aws_partition" {
+    defaults = {
+      partition = "aws"
+    }
+  }
   mock_resource "aws_cloudwatch_log_group" {
     defaults = {
       arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/vpc/flask-test/flow-logs"
@@ -95,6 +105,11 @@ run "prod_layout_nat_per_zone" {
   assert {
     condition     = aws_cloudwatch_log_group.flow_logs.kms_key_id == var.flow_logs_kms_key_arn && aws_flow_log.this.traffic_type == "ALL"
     error_message = "flow logs must capture all traffic into a KMS-encrypted log group."
+  }
+
+  assert {
+    condition     = contains([for c in one(data.aws_iam_policy_document.flow_logs_trust.statement).condition : c.values[0] if c.variable == "aws:SourceArn"], "arn:aws:ec2:eu-west-1:123456789012:vpc-flow-log/*")
+    error_message = "the flow log role must only serve this account's flow logs."
   }
 }
 
