@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,6 +36,14 @@ func (s *Store) appendError(attempt, errParam, atParam, worker string) string {
 // left. Anything else is not claimed: the caller acks the delivery, or
 // retries it later when Busy.
 func (s *Store) ClaimJobs(ctx context.Context, p ClaimParams) ([]ClaimResult, error) {
+	// Without a worker id or a TTL every running job would look abandoned,
+	// and be run twice.
+	if p.WorkerID == "" {
+		return nil, errors.New("claim jobs: worker id is empty")
+	}
+	if p.WorkerTTL <= 0 {
+		return nil, fmt.Errorf("claim jobs for worker %s: worker TTL %s must be positive", p.WorkerID, p.WorkerTTL)
+	}
 	if len(p.JobIDs) == 0 {
 		return nil, nil
 	}

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -99,6 +101,72 @@ func (h *harness) testClaim(t *testing.T) {
 		require.Equal(t, b.ID, res[0].Job.ID)
 		require.Equal(t, store.ClaimResult{JobID: done.ID, State: job.StateSucceeded}, res[1])
 		require.Equal(t, a.ID, res[2].Job.ID)
+	})
+
+	t.Run("ConcurrentClaimsOfOneJob", func(t *testing.T) {
+		// Duplicate deliveries to several live workers: each job runs once.
+		e := h.setup(t)
+		const jobs, workers = 20, 8
+		batch := make([]store.InsertParams, jobs)
+		for i := range batch {
+			batch[i] = params("default")
+		}
+		res, _, err := e.s.InsertJobs(e.ctx, batch)
+		require.NoError(t, err)
+		var all []string
+		for _, r := range res {
+			all = append(all, r.Job.ID)
+		}
+		results := make([][]store.ClaimResult, workers)
+		errs := make([]error, workers)
+		gate := make(chan struct{})
+		var wg sync.WaitGroup
+		for w := range workers {
+			name := fmt.Sprintf("w%d", w)
+			e.heartbeat(name)
+			order := append([]string(nil), all...)
+			if w%2 == 1 {
+				order = reversed(order)
+			}
+			wg.Go(func() {
+				<-gate
+				results[w], errs[w] = e.s.ClaimJobs(e.ctx, store.ClaimParams{JobIDs: order, WorkerID: name, WorkerTTL: ttl})
+			})
+		}
+		close(gate)
+		wg.Wait()
+		holder := map[string]string{}
+		for w := range workers {
+			require.NoError(t, errs[w])
+			for _, r := range results[w] {
+				if r.Job != nil {
+					require.Empty(t, holder[r.JobID], "job %s claimed twice", r.JobID)
+					holder[r.JobID] = r.Job.WorkerID
+					continue
+				}
+				require.True(t, r.Busy, "a job another live worker claimed is busy")
+			}
+		}
+		require.Len(t, holder, jobs, "every job claimed once")
+		for id, w := range holder {
+			got := e.get(id)
+			require.Equal(t, w, got.WorkerID)
+			require.Equal(t, 1, got.Attempt)
+		}
+	})
+
+	t.Run("NeedsWorkerAndTTL", func(t *testing.T) {
+		e := h.setup(t)
+		j := e.insert(params("default"))
+		for _, p := range []store.ClaimParams{
+			{JobIDs: []string{j.ID}, WorkerTTL: ttl},
+			{JobIDs: []string{j.ID}, WorkerID: "w1"},
+			{JobIDs: []string{j.ID}, WorkerID: "w1", WorkerTTL: -time.Second},
+		} {
+			_, err := e.s.ClaimJobs(e.ctx, p)
+			require.Error(t, err, "%+v", p)
+		}
+		require.Equal(t, job.StateQueued, e.get(j.ID).State)
 	})
 
 	t.Run("ReclaimFromLostWorker", func(t *testing.T) {

@@ -41,6 +41,21 @@ func Run(t *testing.T, open OpenFunc) {
 	t.Run("Promote", h.testPromote)
 	t.Run("QueueStats", h.testQueueStats)
 	t.Run("Workers", h.testWorkers)
+	t.Run("Closed", h.testClosed)
+}
+
+func (h *harness) testClosed(t *testing.T) {
+	e := h.setup(t)
+	j := e.running(params("default"), "w1")
+	require.NoError(t, e.s.Close())
+	_, _, err := e.s.InsertJobs(e.ctx, []store.InsertParams{params("default")})
+	require.Error(t, err, "insert after close")
+	_, err = e.s.FinishJob(e.ctx, store.FinishParams{JobID: j.ID, Attempt: 1, WorkerID: "w1", State: job.StateSucceeded})
+	require.Error(t, err, "finish after close")
+	require.Error(t, e.s.DeleteOutbox(e.ctx, []string{unknownID}), "delete outbox after close")
+	_, err = e.s.GetJob(e.ctx, j.ID)
+	require.Error(t, err, "get after close")
+	require.NoError(t, e.s.Close(), "closing twice is fine")
 }
 
 // Clock is a settable clock for store.Config.Now, safe for concurrent use.
