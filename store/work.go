@@ -254,6 +254,9 @@ func (s *Store) finishGroup(ctx context.Context, items []FinishParams) ([]bool, 
 // Heartbeat records that a worker is alive and returns the ids of its
 // running jobs that were asked to cancel.
 func (s *Store) Heartbeat(ctx context.Context, w WorkerInfo) ([]string, error) {
+	if w.ID == "" {
+		return nil, errors.New("heartbeat: worker id is empty")
+	}
 	queues, err := json.Marshal(w.Queues)
 	if err != nil {
 		return nil, fmt.Errorf("heartbeat of worker %s: %w", w.ID, err)

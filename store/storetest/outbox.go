@@ -272,6 +272,9 @@ func (h *harness) testWorkers(t *testing.T) {
 		require.Len(t, ws, 1)
 		require.Equal(t, "w1", ws[0].ID)
 
+		_, err = e.s.Heartbeat(e.ctx, store.WorkerInfo{Hostname: "c"})
+		require.Error(t, err, "a worker needs an id")
+
 		require.NoError(t, e.s.RemoveWorker(e.ctx, "w1"))
 		require.NoError(t, e.s.RemoveWorker(e.ctx, "w1"), "removing twice is fine")
 		ws, err = e.s.ListWorkers(e.ctx)
