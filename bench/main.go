@@ -62,6 +62,9 @@ type config struct {
 	profile                bool
 	profileN               int
 	profileSingleN         int
+	storeBench             bool
+	storeDuration          time.Duration
+	storeFlushers          []int
 	profileNodes           int
 	profileWindow          time.Duration
 	quick                  bool
@@ -84,13 +87,16 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.singleClients, "single-clients", 64, "concurrent clients in the single scenario")
 	fs.IntVar(&c.rate, "rate", 1000, "offered jobs per second in the latency scenario")
 	fs.DurationVar(&c.duration, "duration", 20*time.Second, "length of the latency scenario's load")
-	fs.IntVar(&c.concurrency, "concurrency", 200, "worker concurrency (FLASK_QUEUES=default:N)")
+	fs.IntVar(&c.concurrency, "concurrency", 2000, "worker concurrency (FLASK_QUEUES=default:N)")
 	fs.IntVar(&c.dbConns, "db-conns", 16, "FLASK_DB_MAX_CONNS of each binary")
 	fs.DurationVar(&c.timeout, "timeout", 2*time.Minute, "how long a scenario may take to finish its jobs after the load")
 	fs.BoolVar(&c.profile, "profile", true, "profile the in-process reproduction of the batch scenario")
 	fs.IntVar(&c.profileN, "profile-n", 30000, "jobs in the in-process profile run")
 	fs.IntVar(&c.profileSingleN, "profile-single-n", 10000, "jobs in the in-process reproduction of the single scenario")
-	fs.IntVar(&c.profileNodes, "profile-nodes", 22, "lines per pprof top listing")
+	fs.BoolVar(&c.storeBench, "store", true, "run the store group-commit micro-benchmark")
+	fs.DurationVar(&c.storeDuration, "store-duration", 4*time.Second, "length of each store micro-benchmark setting")
+	flushers := fs.String("store-flushers", "1,2,4,8", "store.Config.Flushers settings to compare")
+	fs.IntVar(&c.profileNodes, "profile-nodes", 18, "lines per pprof top listing")
 	fs.DurationVar(&c.profileWindow, "profile-window", 10*time.Second, "CPU profile length when the binaries serve pprof")
 	fs.BoolVar(&c.quick, "quick", false, "mark the report as a smoke run")
 	fs.StringVar(&c.command, "command", "make bench", "the command named in the report")
@@ -114,6 +120,13 @@ func parseFlags(args []string) (config, error) {
 		default:
 			return c, fmt.Errorf("-scenarios: unknown scenario %q (batch, single, latency)", s)
 		}
+	}
+	for f := range strings.SplitSeq(*flushers, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return c, fmt.Errorf("-store-flushers: %q is not a positive number", f)
+		}
+		c.storeFlushers = append(c.storeFlushers, n)
 	}
 	switch {
 	case c.databaseURL == "":
@@ -212,6 +225,16 @@ func run() error {
 			return ctx.Err()
 		}
 	}
+	var sb []storeRow
+	if cfg.storeBench {
+		sb = b.storeBench(ctx, cfg.singleClients, cfg.storeDuration, cfg.storeFlushers)
+		for _, r := range sb {
+			if r.Err != "" {
+				failed = true
+				fmt.Fprintf(os.Stderr, "bench: store micro-benchmark: %s\n", r.Err)
+			}
+		}
+	}
 	var prof []*inproc
 	if cfg.profile {
 		prof = b.profileInProcess(ctx)
@@ -226,7 +249,7 @@ func run() error {
 		return ctx.Err()
 	}
 	if cfg.out != "" {
-		if err := b.writeReport(cfg.out, results, prof); err != nil {
+		if err := b.writeReport(cfg.out, results, sb, prof); err != nil {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "bench: wrote %s\n", cfg.out)

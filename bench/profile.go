@@ -113,15 +113,15 @@ type inprocLoad struct {
 	profile       bool
 }
 
-// profileInProcess runs the reproduction of scenario (a) with a CPU profile
-// and that of scenario (b) without, and reports both.
+// profileInProcess runs the reproductions of scenarios (a) and (b) with a
+// CPU profile each, and reports them.
 func (b *bench) profileInProcess(ctx context.Context) []*inproc {
 	c := b.cfg
 	loads := []inprocLoad{
 		{desc: fmt.Sprintf("(a) %d no-op jobs, POST /v1/jobs/batch of %d, %d concurrent clients", c.profileN, c.batchSize, c.clients),
 			path: "/v1/jobs/batch", body: batchBody(c.batchSize), per: c.batchSize, n: c.profileN, conns: c.clients, profile: true},
 		{desc: fmt.Sprintf("(b) %d no-op jobs, POST /v1/jobs, %d concurrent clients", c.profileSingleN, c.singleClients),
-			path: "/v1/jobs", body: []byte(noopJob), per: 1, n: c.profileSingleN, conns: c.singleClients},
+			path: "/v1/jobs", body: []byte(noopJob), per: 1, n: c.profileSingleN, conns: c.singleClients, profile: true},
 	}
 	var out []*inproc
 	for i, l := range loads {
@@ -392,7 +392,8 @@ func goTool(ctx context.Context, args ...string) (string, error) {
 func trimPprof(s string) string {
 	var keep []string
 	for line := range strings.SplitSeq(strings.TrimRight(s, "\n"), "\n") {
-		if strings.HasPrefix(line, "File:") || strings.HasPrefix(line, "Type:") || strings.HasPrefix(line, "Time:") {
+		if strings.HasPrefix(line, "File:") || strings.HasPrefix(line, "Type:") || strings.HasPrefix(line, "Time:") ||
+			strings.HasPrefix(line, "Build ID:") || strings.HasPrefix(line, "Active filters:") || strings.HasPrefix(line, "   tagfocus=") {
 			continue
 		}
 		keep = append(keep, line)

@@ -47,7 +47,7 @@ func verdict(r *result) (figure, target, status string) {
 	}
 }
 
-func (b *bench) writeReport(path string, results []*result, prof []*inproc) error {
+func (b *bench) writeReport(path string, results []*result, sb []storeRow, prof []*inproc) error {
 	analysis := "_Not written yet._"
 	if old, err := os.ReadFile(path); err == nil {
 		if _, rest, ok := strings.Cut(string(old), analysisBegin); ok {
@@ -98,6 +98,9 @@ func (b *bench) writeReport(path string, results []*result, prof []*inproc) erro
 	}
 	for _, r := range results {
 		b.writeScenario(&w, r)
+	}
+	if len(sb) > 0 {
+		b.writeStoreBench(&w, sb)
 	}
 	p("## Hottest path")
 	p("")
@@ -163,8 +166,14 @@ func (b *bench) writeScenario(w *strings.Builder, r *result) {
 	}
 	p("| %s, p50 / p99 / max | %s / %s / %s |", label, ms(percentile(lat, 0.5)), ms(percentile(lat, 0.99)), ms(percentile(lat, 1)))
 	p("")
-	p("| process | memory peak | memory at end | CPU | share of %d CPUs over %s |", b.mach.CPUs, secs(r.CPUWindow))
-	p("|---|---|---|---|---|")
+	perJob := func(cpu time.Duration) string {
+		if r.Times.N == 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%.0f µs", float64(cpu)/float64(time.Microsecond)/float64(r.Times.N))
+	}
+	p("| process | memory peak | memory at end | CPU | CPU per job | share of %d CPUs over %s |", b.mach.CPUs, secs(r.CPUWindow))
+	p("|---|---|---|---|---|---|")
 	var total time.Duration
 	for _, name := range []string{"api", "worker", "nats", "postgres", "driver"} {
 		cpu := r.CPU[name]
@@ -176,14 +185,14 @@ func (b *bench) writeScenario(w *strings.Builder, r *result) {
 		if ok {
 			peak, end = mib(m.Peak), mib(m.End)
 		}
-		p("| %s | %s | %s | %s | %s |", label, peak, end, secs(cpu), share(cpu, r.CPUWindow, b.mach.CPUs))
+		p("| %s | %s | %s | %s | %s | %s |", label, peak, end, secs(cpu), perJob(cpu), share(cpu, r.CPUWindow, b.mach.CPUs))
 	}
-	p("| **all of the benchmark** | | | %s | %s |", secs(total), share(total, r.CPUWindow, b.mach.CPUs))
+	p("| **all of the benchmark** | | | %s | %s | %s |", secs(total), perJob(total), share(total, r.CPUWindow, b.mach.CPUs))
 	if others := r.CPU["machine"] - total; r.CPU["machine"] > 0 {
-		p("| other processes on the machine | | | %s | %s |", secs(max(others, 0)), share(max(others, 0), r.CPUWindow, b.mach.CPUs))
+		p("| other processes on the machine | | | %s | | %s |", secs(max(others, 0)), share(max(others, 0), r.CPUWindow, b.mach.CPUs))
 	}
 	if r.CPU["steal"] > 0 {
-		p("| stolen by the hypervisor | | | %s | %s |", secs(r.CPU["steal"]), share(r.CPU["steal"], r.CPUWindow, b.mach.CPUs))
+		p("| stolen by the hypervisor | | | %s | | %s |", secs(r.CPU["steal"]), share(r.CPU["steal"], r.CPUWindow, b.mach.CPUs))
 	}
 	p("")
 	p("Before the scenario: load average %s; %s writes of 8 KiB + fdatasync per second.", r.LoadAvg, thousands(r.FsyncRate))
@@ -283,7 +292,8 @@ func (b *bench) writeProfiles(w *strings.Builder, results []*result, prof []*inp
 		return
 	}
 	if !binary {
-		p("The binaries do not serve pprof, so the CPU profile is of an **in-process reproduction** of scenario (a).")
+		p("The binaries do not serve pprof (the driver profiles them through `FLASK_DEBUG_ADDR` once they do), so the CPU")
+		p("profiles are of an **in-process reproduction** of scenarios (a) and (b).")
 	}
 	p("The reproduction runs `app.ServeAPI` and a pool from `app.NewPool` — the code of `flask-api` and `flask-worker`, each")
 	p("with its own store and NATS connection — in the driver's process, against a fresh database and a NATS server of its")
@@ -331,6 +341,28 @@ func (b *bench) writeProfiles(w *strings.Builder, results []*result, prof []*inp
 			p("")
 		}
 	}
+}
+
+func (b *bench) writeStoreBench(w *strings.Builder, rows []storeRow) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	p("## Group commit on the single-submission path")
+	p("")
+	p("A micro-benchmark of the store alone (`store.Open` in the driver, same PostgreSQL): %d goroutines each insert one job", b.cfg.singleClients)
+	p("(`InsertJobs`) and then delete its outbox entry (`DeleteOutbox`) — the two transactions `POST /v1/jobs` waits for around")
+	p("its publish — for %s per setting of `store.Config.Flushers` (the binaries use the default, 4). Jobs per transaction", b.cfg.storeDuration)
+	p("counts both kinds: 0.5 means one job per insert and one per delete.")
+	p("")
+	p("| Flushers | jobs/s | transactions | jobs per transaction | InsertJobs p50 / p99 | DeleteOutbox p50 / p99 |")
+	p("|---|---|---|---|---|---|")
+	for _, r := range rows {
+		if r.Err != "" {
+			p("| %d | failed: %s | | | | |", r.Flushers, r.Err)
+			continue
+		}
+		p("| %d | %s | %s | %.2f | %s / %s | %s / %s |", r.Flushers, thousands(r.JobsPerSec()), thousands(float64(r.Commits)),
+			float64(r.Jobs)/float64(max(r.Commits, 1)), ms(r.Insert.P50), ms(r.Insert.P99), ms(r.Outdl.P50), ms(r.Outdl.P99))
+	}
+	p("")
 }
 
 func thousands(f float64) string {

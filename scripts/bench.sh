@@ -54,12 +54,14 @@ if [[ "${BENCH_QUICK:-}" == 1 ]]; then
 	out=${BENCH_OUT:-$tmp/benchmarks-quick.md}
 	args=(-quick -command "BENCH_QUICK=1 make bench" -out "$out"
 		-n 5000 -clients 4 -single-n 3000 -single-clients 64
-		-rate 500 -duration 5s -profile-n 5000 -timeout 60s)
+		-rate 500 -duration 5s -concurrency 2000
+		-store-duration 1s -store-flushers "1,4" -profile-n 5000 -profile-single-n 2000 -timeout 60s)
 else
 	out=${BENCH_OUT:-docs/benchmarks.md}
 	args=(-out "$out"
 		-n 50000 -clients 4 -single-n 30000 -single-clients 64
-		-rate 1000 -duration 20s -profile-n 30000 -timeout 120s)
+		-rate 1000 -duration 20s -concurrency 2000
+		-store-duration 4s -store-flushers "1,2,4,8" -profile-n 30000 -profile-single-n 10000 -timeout 120s)
 fi
 
 scripts/with-postgres.sh "$tmp/flask-bench" -pidfile "$tmp/driver.pid" "${args[@]}" "$@" &
