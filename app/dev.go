@@ -49,7 +49,7 @@ func RunDev(ctx context.Context, cfg DevConfig, log *slog.Logger) error {
 	}
 	ns, err := natsbroker.RunEmbedded(natsbroker.EmbeddedConfig{
 		StoreDir: filepath.Join(cfg.DataDir, "nats"), Host: "127.0.0.1", Port: -1,
-	}, log.With("component", "nats"))
+	}, slog.New(quietHandler{log.Handler()}).With("component", "nats"))
 	if err != nil {
 		return fmt.Errorf("start embedded NATS: %w", err)
 	}
@@ -123,3 +123,15 @@ func RunDev(ctx context.Context, cfg DevConfig, log *slog.Logger) error {
 	}
 	return nil
 }
+
+// quietHandler passes on only warnings and errors: the embedded NATS
+// server's start-up banner is noise for someone trying Flask.
+type quietHandler struct{ slog.Handler }
+
+func (h quietHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
+}
+
+func (h quietHandler) WithAttrs(as []slog.Attr) slog.Handler { return quietHandler{h.Handler.WithAttrs(as)} }
+
+func (h quietHandler) WithGroup(g string) slog.Handler { return quietHandler{h.Handler.WithGroup(g)} }
