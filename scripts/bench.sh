@@ -21,26 +21,43 @@ cd "$(dirname "$0")/.."
 tmp=$(mktemp -d /tmp/flask-bench-run.XXXXXX)
 runner=""
 
-# stop_pid PID SECONDS: SIGTERM, wait up to SECONDS, then SIGKILL.
-stop_pid() {
-	local pid=$1 secs=$2
-	kill -0 "$pid" 2>/dev/null || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 1 $((secs * 10))); do
-		kill -0 "$pid" 2>/dev/null || return 0
+# running PID: the process exists and is not a zombie waiting to be reaped.
+running() {
+	local state
+	state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[[ -n "$state" && "$state" != Z ]]
+}
+
+# wait_gone PID SECONDS: wait up to SECONDS for PID to end; false if it did not.
+wait_gone() {
+	for _ in $(seq 1 $(($2 * 10))); do
+		running "$1" || return 0
 		sleep 0.1
 	done
-	kill -KILL "$pid" 2>/dev/null || true
+	! running "$1"
+}
+
+# stop_pid PID SECONDS: SIGTERM, wait up to SECONDS, then SIGKILL.
+stop_pid() {
+	running "$1" || return 0
+	kill -TERM "$1" 2>/dev/null || true
+	wait_gone "$1" "$2" || kill -KILL "$1" 2>/dev/null || true
 }
 
 cleanup() {
-	# The driver first (it stops its NATS, API and worker processes by PID),
-	# then the PostgreSQL wrapper, which waits for the driver to be gone.
+	# The driver first: it stops its NATS, API and worker processes by PID.
+	local driver
 	if [[ -s "$tmp/driver.pid" ]]; then
-		stop_pid "$(<"$tmp/driver.pid")" 60
+		driver=$(<"$tmp/driver.pid")
+		# Only if that PID is still our driver (the file outlives a killed one).
+		if tr '\0' ' ' <"/proc/$driver/cmdline" 2>/dev/null | grep -q "^$tmp/flask-bench "; then
+			stop_pid "$driver" 60
+		fi
 	fi
 	if [[ -n "$runner" ]]; then
-		stop_pid "$runner" 30
+		# With the driver gone the PostgreSQL wrapper stops the server and
+		# removes its directory by itself; a signal now would cut that short.
+		wait_gone "$runner" 30 || stop_pid "$runner" 30
 		wait "$runner" 2>/dev/null || true
 	fi
 	rm -rf "$tmp"
