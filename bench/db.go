@@ -30,16 +30,22 @@ func openDB(ctx context.Context, dsn string) (*sql.DB, error) {
 	return db, nil
 }
 
-// dbURL is base with its database name replaced and, if app is not empty,
-// application_name set (it names the sessions in pg_stat_activity).
-func dbURL(base *url.URL, name, app string) string {
+// dbURL is base with its database name replaced, the extra query
+// parameters added, and, if app is not empty, application_name set (it
+// names the sessions in pg_stat_activity).
+func dbURL(base *url.URL, name, app string, extra url.Values) string {
 	u := *base
 	u.Path = "/" + name
-	if app != "" {
-		q := u.Query()
-		q.Set("application_name", app)
-		u.RawQuery = q.Encode()
+	q := u.Query()
+	for k, vs := range extra {
+		for _, v := range vs {
+			q.Set(k, v)
+		}
 	}
+	if app != "" {
+		q.Set("application_name", app)
+	}
+	u.RawQuery = q.Encode()
 	return u.String()
 }
 

@@ -55,7 +55,7 @@ func (b *bench) deploy(ctx context.Context, name string) (d *deployment, err err
 	if _, err := b.admin.ExecContext(ctx, "ALTER DATABASE "+d.dbName+" SET track_wal_io_timing = on"); err != nil {
 		return d, fmt.Errorf("alter database: %w", err)
 	}
-	d.dbURL = dbURL(b.base, d.dbName, "")
+	d.dbURL = dbURL(b.base, d.dbName, "", nil)
 
 	d.nats, d.natsURL, err = startNATS(b.self, filepath.Join(d.dir, "nats"), filepath.Join(d.dir, "nats.log"))
 	if err != nil {
@@ -83,7 +83,7 @@ func (b *bench) deploy(ctx context.Context, name string) (d *deployment, err err
 		"FLASK_DB_MAX_CONNS=" + strconv.Itoa(b.cfg.dbConns),
 	}
 	apiEnv := append(append(append([]string{}, common...),
-		"FLASK_DATABASE_URL="+dbURL(b.base, d.dbName, "flask-api"), "FLASK_HTTP_ADDR="+apiAddr, "FLASK_DEBUG_ADDR="+d.apiDebug), b.cfg.apiEnv...)
+		"FLASK_DATABASE_URL="+dbURL(b.base, d.dbName, "flask-api", b.cfg.dbParams), "FLASK_HTTP_ADDR="+apiAddr, "FLASK_DEBUG_ADDR="+d.apiDebug), b.cfg.apiEnv...)
 	d.api, err = startProc("api", b.apiBin, nil, apiEnv, filepath.Join(d.dir, "api.log"))
 	if err != nil {
 		return d, err
@@ -93,7 +93,7 @@ func (b *bench) deploy(ctx context.Context, name string) (d *deployment, err err
 		return d, err
 	}
 	workerEnv := append(append(append([]string{}, common...),
-		"FLASK_DATABASE_URL="+dbURL(b.base, d.dbName, "flask-worker"),
+		"FLASK_DATABASE_URL="+dbURL(b.base, d.dbName, "flask-worker", b.cfg.dbParams),
 		"FLASK_HTTP_ADDR="+workerAddr,
 		"FLASK_DEBUG_ADDR="+d.workerDebug,
 		"FLASK_QUEUES=default:"+strconv.Itoa(b.cfg.concurrency),

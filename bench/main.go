@@ -71,6 +71,7 @@ type config struct {
 	apiEnv, workerEnv      []string
 	command                string
 	pidFile                string
+	dbParams               url.Values
 }
 
 func parseFlags(args []string) (config, error) {
@@ -100,6 +101,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.profileWindow, "profile-window", 10*time.Second, "CPU profile length when the binaries serve pprof")
 	fs.BoolVar(&c.quick, "quick", false, "mark the report as a smoke run")
 	fs.StringVar(&c.command, "command", "make bench", "the command named in the report")
+	dbParams := fs.String("db-params", "", "extra query parameters for Flask's database URL, such as binary_parameters=yes")
 	fs.StringVar(&c.pidFile, "pidfile", "", "write the driver's PID here (scripts/bench.sh stops it by PID)")
 	fs.Func("api-env", "extra KEY=VALUE for flask-api (repeatable)", func(s string) error {
 		c.apiEnv = append(c.apiEnv, s)
@@ -120,6 +122,10 @@ func parseFlags(args []string) (config, error) {
 		default:
 			return c, fmt.Errorf("-scenarios: unknown scenario %q (batch, single, latency)", s)
 		}
+	}
+	var err error
+	if c.dbParams, err = url.ParseQuery(*dbParams); err != nil {
+		return c, fmt.Errorf("-db-params: %w", err)
 	}
 	for f := range strings.SplitSeq(*flushers, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))

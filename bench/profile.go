@@ -148,12 +148,23 @@ func (b *bench) summariseProfile(ctx context.Context, r *inproc) {
 		return
 	}
 	r.Tags = tags
+	// The cumulative lists hide the frames every request or job passes
+	// through (HTTP server, router, middleware, the pool's loops), which
+	// would fill them with 100% lines.
+	hide := map[string]string{
+		"api":    `^net/http\.|chi/v5|api\.\(\*Server\)\.(instrument|requestID|timeout|routes)|api\.securityHeaders`,
+		"worker": `worker\.\(\*Pool\)\.(Run|fetchLoop)`,
+	}
 	for _, part := range []string{"api", "worker"} {
 		for _, v := range []struct{ title, flag string }{
 			{"cumulative", "-cum"},
 			{"flat", "-flat"},
 		} {
-			args := []string{"pprof", "-top", v.flag, "-nodecount=" + strconv.Itoa(b.cfg.profileNodes), "-tagfocus=proc=" + part, r.Profile}
+			args := []string{"pprof", "-top", v.flag, "-nodecount=" + strconv.Itoa(b.cfg.profileNodes), "-tagfocus=proc=" + part}
+			if v.flag == "-cum" {
+				args = append(args, "-hide="+hide[part])
+			}
+			args = append(args, r.Profile)
 			text, err := goTool(ctx, args...)
 			if err != nil {
 				r.Err = err.Error()
@@ -209,7 +220,7 @@ func (b *bench) runInProcess(ctx context.Context, r *inproc, l inprocLoad, seq i
 	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 	common := app.Common{
-		DatabaseURL: dbURL(b.base, name, ""), DBMaxConns: b.cfg.dbConns, Broker: "nats",
+		DatabaseURL: dbURL(b.base, name, "", b.cfg.dbParams), DBMaxConns: b.cfg.dbConns, Broker: "nats",
 		NATS: app.NATSConfig{URL: natsURL, Stream: "FLASK_JOBS", SubjectPrefix: "flask.jobs", AckWait: 30 * time.Second,
 			Replicas: 1, MaxAckPending: 20000},
 		DemoTypes: true, LogLevel: "warn", LogFormat: "text", Migrate: true,
@@ -391,9 +402,14 @@ func goTool(ctx context.Context, args ...string) (string, error) {
 // trimPprof drops pprof's header lines that name the file and its type.
 func trimPprof(s string) string {
 	var keep []string
+	filters := false
 	for line := range strings.SplitSeq(strings.TrimRight(s, "\n"), "\n") {
-		if strings.HasPrefix(line, "File:") || strings.HasPrefix(line, "Type:") || strings.HasPrefix(line, "Time:") ||
-			strings.HasPrefix(line, "Build ID:") || strings.HasPrefix(line, "Active filters:") || strings.HasPrefix(line, "   tagfocus=") {
+		if filters && strings.HasPrefix(line, "   ") {
+			continue
+		}
+		filters = strings.HasPrefix(line, "Active filters:")
+		if filters || strings.HasPrefix(line, "File:") || strings.HasPrefix(line, "Type:") || strings.HasPrefix(line, "Time:") ||
+			strings.HasPrefix(line, "Build ID:") {
 			continue
 		}
 		keep = append(keep, line)

@@ -121,6 +121,9 @@ func extraEnv(c config) string {
 	for _, kv := range c.workerEnv {
 		parts = append(parts, "worker `"+kv+"`")
 	}
+	if len(c.dbParams) > 0 {
+		parts = append(parts, "`"+c.dbParams.Encode()+"` added to `FLASK_DATABASE_URL`")
+	}
 	if len(parts) == 0 {
 		return ""
 	}

@@ -69,7 +69,7 @@ func (b *bench) storeBenchOne(ctx context.Context, callers int, d time.Duration,
 		}
 	}()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := store.Open(ctx, dbURL(b.base, name, ""), store.Config{MaxOpenConns: b.cfg.dbConns, Flushers: flushers}, log)
+	st, err := store.Open(ctx, dbURL(b.base, name, "", b.cfg.dbParams), store.Config{MaxOpenConns: b.cfg.dbConns, Flushers: flushers}, log)
 	if err != nil {
 		return r, err
 	}
