@@ -120,10 +120,9 @@ failed=0
 for rel in "${dirs[@]}"; do
 	slug="${rel//\//_}"
 	status="$(cat "$tmp/$slug.status" 2>/dev/null || echo fail)"
-	summary="$(grep -E '^(Success!|Failure!)' "$tmp/$slug.log" | tail -n 1 || true)"
-	summary="${summary#Success! }"
+	tests="$(sed -n 's/^Success! \([0-9]*\) passed, 0 failed\.$/\1/p' "$tmp/$slug.log" | tail -n 1)"
 	if [[ "$status" == ok ]]; then
-		echo "ok   $rel${summary:+ ($summary)}"
+		echo "ok   $rel (init, validate${tests:+, $tests terraform tests})"
 	else
 		failed=$((failed + 1))
 		echo "FAIL $rel" >&2

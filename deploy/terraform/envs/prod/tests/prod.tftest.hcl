@@ -2,6 +2,10 @@
 # prod is highly available and protected.
 
 mock_provider "aws" {
+  # Plan-only runs with mock values for computed attributes: no apply and no
+  # teardown of a whole environment, which halves the test time.
+  override_during = plan
+
   mock_data "aws_iam_policy_document" {
     defaults = {
       json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
@@ -116,7 +120,7 @@ variables {
 }
 
 run "prod_composition" {
-  command = apply
+  command = plan
 
   assert {
     condition     = length(module.network.nat_public_ips) == 3
