@@ -24,7 +24,7 @@ import (
 
 // Store is what the relay needs from the job store.
 type Store interface {
-	DeleteOutbox(ctx context.Context, ids []string) error
+	ForgetOutbox(ids []string)
 	PendingOutbox(ctx context.Context, olderThan time.Time, limit int) ([]store.OutboxEntry, error)
 	PromoteDue(ctx context.Context, limit int) ([]store.OutboxEntry, error)
 	PruneWorkers(ctx context.Context, olderThan time.Time) (int, error)
@@ -125,10 +125,9 @@ func (r *Relay) publish(ctx context.Context, entries []store.OutboxEntry) error 
 		return err
 	}
 	r.published.Add(float64(len(entries)))
-	// Published but not deleted: the sweep publishes again, which is harmless.
-	if err := r.store.DeleteOutbox(context.WithoutCancel(ctx), ids); err != nil {
-		return fmt.Errorf("published %d entries but could not delete them from the outbox: %w", len(ids), err)
-	}
+	// Deleted in the background: if that is lost, the sweep publishes the
+	// entries again, which is harmless.
+	r.store.ForgetOutbox(ids)
 	return nil
 }
 

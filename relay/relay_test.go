@@ -24,14 +24,13 @@ type fakeStore struct {
 	deleted []string
 }
 
-func (f *fakeStore) DeleteOutbox(_ context.Context, ids []string) error {
+func (f *fakeStore) ForgetOutbox(ids []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, id := range ids {
 		delete(f.outbox, id)
 		f.deleted = append(f.deleted, id)
 	}
-	return nil
 }
 
 func (f *fakeStore) PendingOutbox(_ context.Context, olderThan time.Time, limit int) ([]store.OutboxEntry, error) {

@@ -54,6 +54,64 @@ func (s *Store) DeleteOutbox(ctx context.Context, ids []string) error {
 	return nil
 }
 
+// forgetInterval is how long ForgetOutbox's ids wait at most before deletion.
+const forgetInterval = 20 * time.Millisecond
+
+// ForgetOutbox schedules outbox entries for deletion without waiting for it:
+// they are deleted in one shared statement within about 20ms (at once when a
+// full batch is waiting). Use it after a publish succeeded. A crash before the
+// deletion only means the sweep publishes them again, which is harmless, so
+// the caller need not pay a transaction's latency.
+func (s *Store) ForgetOutbox(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	s.forgetMu.Lock()
+	s.forget = append(s.forget, ids...)
+	full := len(s.forget) >= s.cfg.MaxBatch
+	s.forgetMu.Unlock()
+	if full {
+		select {
+		case s.forgetKick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// forgetLoop deletes forgotten outbox entries until Close, then once more.
+func (s *Store) forgetLoop() {
+	defer close(s.forgetDone)
+	tick := time.NewTicker(forgetInterval)
+	defer tick.Stop()
+	for {
+		stop := false
+		select {
+		case <-tick.C:
+		case <-s.forgetKick:
+		case <-s.forgetStop:
+			stop = true
+		}
+		for {
+			s.forgetMu.Lock()
+			n := min(len(s.forget), s.cfg.MaxBatch)
+			ids := append([]string(nil), s.forget[:n]...)
+			s.forget = s.forget[n:]
+			s.forgetMu.Unlock()
+			if n == 0 {
+				break
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+			if _, err := s.deleteOutboxGroup(ctx, [][]string{ids}); err != nil {
+				s.log.Warn("could not delete published outbox entries; the sweep will publish them again", "entries", n, "err", err)
+			}
+			cancel()
+		}
+		if stop {
+			return
+		}
+	}
+}
+
 func (s *Store) deleteOutboxGroup(ctx context.Context, calls [][]string) ([]struct{}, error) {
 	var ids []string
 	for _, c := range calls {

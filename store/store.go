@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -57,6 +58,14 @@ type Store struct {
 	inserts *batcher[[]InsertParams, insertOutcome]
 	finish  *batcher[FinishParams, bool]
 	outdel  *batcher[[]string, struct{}]
+
+	// forget holds outbox ids deleted in the background (ForgetOutbox).
+	forgetMu   sync.Mutex
+	forget     []string
+	forgetKick chan struct{}
+	forgetStop chan struct{}
+	forgetDone chan struct{}
+	forgetOnce sync.Once
 }
 
 // Open connects to the database named by dsn: a postgres:// or postgresql://
@@ -104,6 +113,8 @@ func Open(ctx context.Context, dsn string, cfg Config, log *slog.Logger) (*Store
 	s.inserts = newBatcher(cfg.MaxBatch, cfg.Flushers, func(p []InsertParams) int { return len(p) }, s.insertGroup)
 	s.finish = newBatcher(cfg.MaxBatch, cfg.Flushers, nil, s.finishGroup)
 	s.outdel = newBatcher(cfg.MaxBatch, cfg.Flushers, func(ids []string) int { return len(ids) }, s.deleteOutboxGroup)
+	s.forgetKick, s.forgetStop, s.forgetDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	go s.forgetLoop()
 	return s, nil
 }
 
@@ -188,8 +199,11 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the group-commit flushers, then closes the pool.
+// Close deletes the outbox entries still waiting to be forgotten, stops the
+// group-commit flushers, then closes the pool.
 func (s *Store) Close() error {
+	s.forgetOnce.Do(func() { close(s.forgetStop) })
+	<-s.forgetDone
 	s.inserts.close()
 	s.finish.close()
 	s.outdel.close()

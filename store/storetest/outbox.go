@@ -79,6 +79,19 @@ func (h *harness) testOutbox(t *testing.T) {
 		require.Len(t, e.outbox(), 3)
 	})
 
+	t.Run("ForgetInBackground", func(t *testing.T) {
+		e := h.setup(t)
+		_, out, err := e.s.InsertJobs(e.ctx, []store.InsertParams{params("default"), params("default")})
+		require.NoError(t, err)
+		e.s.ForgetOutbox(append(entryIDs(out[:1]), "garbage"))
+		require.Eventually(t, func() bool {
+			n, _, err := e.s.OutboxStats(e.ctx)
+			return err == nil && n == 1
+		}, 5*time.Second, 5*time.Millisecond, "a forgotten entry is deleted without a caller waiting")
+		pending, err := e.s.PendingOutbox(e.ctx, e.now(), 10)
+		require.NoError(t, err)
+		require.Equal(t, out[1:], pending, "the other entry stays")
+	})
 	t.Run("ConcurrentDeletes", func(t *testing.T) {
 		e := h.setup(t)
 		batch := make([]store.InsertParams, 300)
