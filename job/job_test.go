@@ -51,11 +51,11 @@ func TestNames(t *testing.T) {
 }
 
 func TestParseSpecsAndCatalog(t *testing.T) {
-	specs, err := ParseSpecs(" email.send:queue=mail:max_attempts=5:timeout=30s:backoff_base=2s:backoff_max=1m , report.build ,")
+	specs, err := ParseSpecs(" email.send:queue=mail:max_attempts=5:timeout=30s:backoff_base=2s:backoff_max=1m:concurrency=3 , report.build ,")
 	require.NoError(t, err)
 	require.Len(t, specs, 2)
 	require.Equal(t, Spec{Type: "email.send", Queue: "mail", MaxAttempts: 5, Timeout: 30 * time.Second,
-		Backoff: Backoff{Base: 2 * time.Second, Max: time.Minute}}, specs[0])
+		Backoff: Backoff{Base: 2 * time.Second, Max: time.Minute}, Concurrency: 3}, specs[0])
 	cat, err := NewCatalog(specs...)
 	require.NoError(t, err)
 	got, ok := cat.Lookup("report.build")
@@ -66,7 +66,7 @@ func TestParseSpecsAndCatalog(t *testing.T) {
 	require.False(t, ok)
 	require.Error(t, cat.Add(Spec{Type: "email.send"}), "a type defined twice")
 
-	for _, bad := range []string{"x:queue", "x:colour=red", "x:max_attempts=0", "x:timeout=-1s", "x:timeout=soon", "bad type", "x:queue=Bad"} {
+	for _, bad := range []string{"x:queue", "x:colour=red", "x:max_attempts=0", "x:timeout=-1s", "x:timeout=soon", "bad type", "x:queue=Bad", "x:concurrency=0"} {
 		_, err := ParseSpecs(bad)
 		require.Error(t, err, bad)
 	}

@@ -24,6 +24,9 @@ type Spec struct {
 	MaxAttempts int
 	Timeout     time.Duration
 	Backoff     Backoff
+	// Concurrency caps how many jobs of this type one worker runs at once,
+	// within its queue's concurrency. 0 means no cap of its own.
+	Concurrency int
 }
 
 // withDefaults fills unset fields from the platform defaults.
@@ -55,6 +58,9 @@ func (s Spec) Validate() error {
 	}
 	if s.MaxAttempts < 0 || s.MaxAttempts > MaxMaxAttempts {
 		return fmt.Errorf("type %s: max_attempts must be between 1 and %d", s.Type, MaxMaxAttempts)
+	}
+	if s.Concurrency < 0 {
+		return fmt.Errorf("type %s: concurrency must not be negative", s.Type)
 	}
 	if s.Timeout < 0 || s.Timeout > MaxTimeout {
 		return fmt.Errorf("type %s: timeout must be between 1ms and %s", s.Type, MaxTimeout)
@@ -112,7 +118,7 @@ func (c *Catalog) Types() []string {
 //
 //	email.send:queue=mail:max_attempts=5:timeout=30s,report.build
 //
-// Keys: queue, max_attempts, timeout, backoff_base, backoff_max.
+// Keys: queue, max_attempts, timeout, backoff_base, backoff_max, concurrency.
 func ParseSpecs(s string) ([]Spec, error) {
 	var out []Spec
 	for _, entry := range strings.Split(s, ",") {
@@ -151,12 +157,17 @@ func (s *Spec) set(k, v string) error {
 		}
 	case "timeout":
 		s.Timeout, err = parsePositive(v)
+	case "concurrency":
+		s.Concurrency, err = strconv.Atoi(v)
+		if err == nil && s.Concurrency < 1 {
+			err = fmt.Errorf("must be at least 1")
+		}
 	case "backoff_base":
 		s.Backoff.Base, err = parsePositive(v)
 	case "backoff_max":
 		s.Backoff.Max, err = parsePositive(v)
 	default:
-		return fmt.Errorf("unknown setting %q (want queue, max_attempts, timeout, backoff_base or backoff_max)", k)
+		return fmt.Errorf("unknown setting %q (want queue, max_attempts, timeout, backoff_base, backoff_max or concurrency)", k)
 	}
 	if err != nil {
 		return fmt.Errorf("%s=%s: %w", k, v, err)

@@ -127,6 +127,9 @@ type Pool struct {
 
 	mu      sync.Mutex
 	running map[string]*task
+	// typeBusy counts running or reserved jobs of each type with a
+	// concurrency cap of its own.
+	typeBusy map[string]int
 }
 
 type task struct {
@@ -134,6 +137,8 @@ type task struct {
 	d          events.Delivery
 	cancel     context.CancelCauseFunc
 	extendedAt time.Time
+	// capped is the type reserved against its concurrency cap ("" if none).
+	capped string
 }
 
 // New builds a pool. Call Run to start it.
@@ -145,7 +150,7 @@ func New(cfg Config, st Store, consumer events.Consumer, reg *Registry, log *slo
 	if err != nil {
 		return nil, fmt.Errorf("worker metrics: %w", err)
 	}
-	return &Pool{cfg: cfg, store: st, consumer: consumer, reg: reg, log: log.With("worker_id", cfg.ID), m: m, running: map[string]*task{}}, nil
+	return &Pool{cfg: cfg, store: st, consumer: consumer, reg: reg, log: log.With("worker_id", cfg.ID), m: m, running: map[string]*task{}, typeBusy: map[string]int{}}, nil
 }
 
 // ID is the worker's id.
@@ -269,28 +274,43 @@ func (p *Pool) dispatch(queue string, ds []events.Delivery, release func()) {
 	ctx := p.jobsCtx
 	ids := make([]string, 0, len(ds))
 	first := make(map[string]events.Delivery, len(ds))
-	var dups []events.Delivery
+	capped := map[string]string{}
+	var dups, full []events.Delivery
 	for _, d := range ds {
 		if d.NumDelivered() > 1 {
 			p.m.redeliver.WithLabelValues(queue).Inc()
 		}
-		id := d.Message().JobID
-		if _, seen := first[id]; seen {
+		m := d.Message()
+		if _, seen := first[m.JobID]; seen {
 			dups = append(dups, d)
 			continue
 		}
-		first[id] = d
-		ids = append(ids, id)
+		typ, ok := p.reserveType(m.Type)
+		if !ok {
+			full = append(full, d)
+			continue
+		}
+		capped[m.JobID] = typ
+		first[m.JobID] = d
+		ids = append(ids, m.JobID)
 	}
 	for _, d := range dups { // the same job twice in one fetch: the first copy runs it
 		p.settle(ctx, queue, d, "duplicate", 0, false)
 		release()
+	}
+	for _, d := range full { // its type is at its own cap here: try again shortly
+		p.settle(ctx, queue, d, "type_at_limit", typeRetryDelay, true)
+		release()
+	}
+	if len(ids) == 0 {
+		return
 	}
 	results, err := p.claim(ctx, ids)
 	if err != nil {
 		p.m.errors.WithLabelValues("claim").Inc()
 		p.log.Error("claim failed; deliveries handed back", "queue", queue, "jobs", len(ids), "err", err)
 		for _, id := range ids {
+			p.releaseType(capped[id])
 			p.settle(ctx, queue, first[id], "claim_error", 5*time.Second, true)
 			release()
 		}
@@ -300,7 +320,7 @@ func (p *Pool) dispatch(queue string, ds []events.Delivery, release func()) {
 		d := first[r.JobID]
 		switch {
 		case r.Job != nil:
-			t := &task{j: r.Job, d: d, extendedAt: p.cfg.Now()}
+			t := &task{j: r.Job, d: d, extendedAt: p.cfg.Now(), capped: capped[r.JobID]}
 			p.mu.Lock()
 			p.running[r.JobID] = t
 			p.mu.Unlock()
@@ -319,8 +339,38 @@ func (p *Pool) dispatch(queue string, ds []events.Delivery, release func()) {
 		default:
 			p.settle(ctx, queue, d, string(r.State), 0, false)
 		}
+		p.releaseType(capped[r.JobID])
 		release()
 	}
+}
+
+// typeRetryDelay is when a delivery refused by its type's cap comes back.
+const typeRetryDelay = time.Second
+
+// reserveType takes a place under the type's own concurrency cap. It returns
+// the type to release later ("" when the type has no cap) and whether a
+// place was free.
+func (p *Pool) reserveType(typ string) (string, bool) {
+	_, spec, ok := p.reg.Lookup(typ)
+	if !ok || spec.Concurrency <= 0 {
+		return "", true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.typeBusy[typ] >= spec.Concurrency {
+		return "", false
+	}
+	p.typeBusy[typ]++
+	return typ, true
+}
+
+func (p *Pool) releaseType(typ string) {
+	if typ == "" {
+		return
+	}
+	p.mu.Lock()
+	p.typeBusy[typ]--
+	p.mu.Unlock()
 }
 
 // claim retries a failed claim briefly: a store blip should not bounce a whole batch.
@@ -360,6 +410,7 @@ func (p *Pool) run(t *task, release func()) {
 		p.mu.Lock()
 		delete(p.running, t.j.ID)
 		p.mu.Unlock()
+		p.releaseType(t.capped)
 	}()
 	j := t.j
 	log := p.log.With("job_id", j.ID, "queue", j.Queue, "type", j.Type, "attempt", j.Attempt)
