@@ -45,6 +45,8 @@ func (s *Store) InsertJobs(ctx context.Context, params []InsertParams) ([]Insert
 type pendingJob struct {
 	job.Job
 	call, index int
+	// outboxID is the id of the job's outbox entry ("" for a scheduled job).
+	outboxID string
 }
 
 func (s *Store) insertGroup(ctx context.Context, calls [][]InsertParams) ([]insertOutcome, error) {
@@ -66,74 +68,113 @@ func (s *Store) insertGroup(ctx context.Context, calls [][]InsertParams) ([]inse
 			rows = append(rows, pendingJob{Job: j, call: c, index: i})
 		}
 	}
+	for i := range rows {
+		if rows[i].State == job.StateQueued {
+			rows[i].outboxID = newID()
+		}
+	}
 	out := make([]insertOutcome, len(calls))
 	for c, params := range calls {
 		out[c].results = make([]InsertResult, len(params))
 	}
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		inserted, err := s.insertRows(ctx, tx, rows, now)
-		if err != nil {
-			return err
+	var inserted map[string]bool
+	var existing map[string]job.Job
+	var err error
+	if s.d == postgres {
+		// One statement, committed on its own: jobs and outbox rows together,
+		// without the round trips of BEGIN and COMMIT.
+		if inserted, err = s.insertRowsPG(ctx, rows, now); err == nil {
+			existing, err = s.existingByKey(ctx, s.db, rows, inserted)
 		}
-		existing, err := s.existingByKey(ctx, tx, rows, inserted)
-		if err != nil {
-			return err
-		}
-		var outbox []OutboxEntry
-		for _, r := range rows {
-			res := &out[r.call].results[r.index]
-			if inserted[r.ID] {
-				res.Job = r.Job
-				if r.State == job.StateQueued {
-					e := OutboxEntry{ID: newID(), JobID: r.ID, Queue: r.Queue, Type: r.Type, CreatedAt: now}
-					outbox = append(outbox, e)
-					out[r.call].outbox = append(out[r.call].outbox, e)
+	} else {
+		err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+			var err error
+			if inserted, err = s.insertRowsSQLite(ctx, tx, rows, now); err != nil {
+				return err
+			}
+			if existing, err = s.existingByKey(ctx, tx, rows, inserted); err != nil {
+				return err
+			}
+			var outbox []OutboxEntry
+			for _, r := range rows {
+				if inserted[r.ID] && r.outboxID != "" {
+					outbox = append(outbox, OutboxEntry{ID: r.outboxID, JobID: r.ID, Queue: r.Queue, Type: r.Type, CreatedAt: now})
 				}
-				continue
 			}
-			orig, ok := existing[r.IdempotencyKey]
-			if !ok {
-				return fmt.Errorf("job %s was neither inserted nor found by idempotency key", r.ID)
+			return s.insertOutbox(ctx, tx, outbox)
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		res := &out[r.call].results[r.index]
+		if inserted[r.ID] {
+			res.Job = r.Job
+			if r.outboxID != "" {
+				out[r.call].outbox = append(out[r.call].outbox, OutboxEntry{ID: r.outboxID, JobID: r.ID, Queue: r.Queue, Type: r.Type, CreatedAt: now})
 			}
-			res.Job, res.Existing = orig, true
+			continue
 		}
-		return s.insertOutbox(ctx, tx, outbox)
-	})
-	return out, err
+		orig, ok := existing[r.IdempotencyKey]
+		if !ok {
+			return nil, fmt.Errorf("job %s was neither inserted nor found by idempotency key", r.ID)
+		}
+		res.Job, res.Existing = orig, true
+	}
+	return out, nil
 }
 
-// insertRows inserts the rows, skipping those whose idempotency key exists,
-// and returns the ids inserted.
-func (s *Store) insertRows(ctx context.Context, tx *sqlx.Tx, rows []pendingJob, now time.Time) (map[string]bool, error) {
+// insertRowsPG inserts the rows and the outbox entries of those runnable
+// now, skipping rows whose idempotency key exists, and returns the ids
+// inserted.
+func (s *Store) insertRowsPG(ctx context.Context, rows []pendingJob, now time.Time) (map[string]bool, error) {
 	inserted := make(map[string]bool, len(rows))
-	if s.d == postgres {
-		n := len(rows)
-		ids, queues, types, payloads, states, keys := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		maxAtt, timeouts := make([]int64, n), make([]int64, n)
-		runAts := make([]time.Time, n)
-		for i, r := range rows {
-			ids[i], queues[i], types[i], payloads[i], states[i], keys[i] = r.ID, r.Queue, r.Type, string(r.Payload), string(r.State), r.IdempotencyKey
-			maxAtt[i], timeouts[i] = int64(r.MaxAttempts), time.Duration(r.Timeout).Milliseconds()
-			runAts[i] = r.RunAt
+	n := len(rows)
+	ids, queues, types, payloads, states, keys := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	maxAtt, timeouts := make([]int64, n), make([]int64, n)
+	runAts := make([]time.Time, n)
+	var outIDs, outJobs []string
+	for i, r := range rows {
+		ids[i], queues[i], types[i], payloads[i], states[i], keys[i] = r.ID, r.Queue, r.Type, string(r.Payload), string(r.State), r.IdempotencyKey
+		maxAtt[i], timeouts[i] = int64(r.MaxAttempts), time.Duration(r.Timeout).Milliseconds()
+		runAts[i] = r.RunAt
+		if r.outboxID != "" {
+			outIDs, outJobs = append(outIDs, r.outboxID), append(outJobs, r.ID)
 		}
-		q := `INSERT INTO jobs (id, queue, type, payload, state, max_attempts, timeout_ms, run_at, created_at, idempotency_key)
+	}
+	// Rows of one INSERT with the same key: the first is inserted, the others
+	// conflict with it and are skipped, as on SQLite. The outbox rows are
+	// written only for the jobs inserted, by the same statement.
+	q := `WITH ins AS (
+			INSERT INTO jobs (id, queue, type, payload, state, max_attempts, timeout_ms, run_at, created_at, idempotency_key)
 			SELECT t.id, t.queue, t.type, t.payload::jsonb, t.state, t.max_attempts, t.timeout_ms, t.run_at, $10::timestamptz, NULLIF(t.idempotency_key, '')
 			FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[], $8::timestamptz[], $9::text[])
 				AS t(id, queue, type, payload, state, max_attempts, timeout_ms, run_at, idempotency_key)
 			ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-			RETURNING id`
-		// Rows of one INSERT with the same key: the first is inserted, the
-		// others conflict with it and are skipped, as on SQLite.
-		var got []string
-		if err := tx.SelectContext(ctx, &got, q, pq.Array(ids), pq.Array(queues), pq.Array(types), pq.Array(payloads),
-			pq.Array(states), pq.Array(maxAtt), pq.Array(timeouts), pq.Array(pgTimes(runAts)), pq.Array(keys), s.ts(now)); err != nil {
-			return nil, s.translate(err)
-		}
-		for _, id := range got {
-			inserted[id] = true
-		}
-		return inserted, nil
+			RETURNING id, queue, type
+		), outbox AS (
+			INSERT INTO job_outbox (id, job_id, queue, type, created_at)
+			SELECT o.id, ins.id, ins.queue, ins.type, $10::timestamptz
+			FROM unnest($11::uuid[], $12::uuid[]) AS o(id, job_id) JOIN ins ON ins.id = o.job_id
+		)
+		SELECT id FROM ins`
+	var got []string
+	if err := s.db.SelectContext(ctx, &got, q, pq.Array(ids), pq.Array(queues), pq.Array(types), pq.Array(payloads),
+		pq.Array(states), pq.Array(maxAtt), pq.Array(timeouts), pq.Array(pgTimes(runAts)), pq.Array(keys), s.ts(now),
+		pq.Array(outIDs), pq.Array(outJobs)); err != nil {
+		return nil, s.translate(err)
 	}
+	for _, id := range got {
+		inserted[id] = true
+	}
+	return inserted, nil
+}
+
+// insertRowsSQLite inserts the rows in tx, skipping those whose idempotency
+// key exists, and returns the ids inserted. The caller writes the outbox.
+func (s *Store) insertRowsSQLite(ctx context.Context, tx *sqlx.Tx, rows []pendingJob, now time.Time) (map[string]bool, error) {
+	inserted := make(map[string]bool, len(rows))
 	stmt, err := tx.PreparexContext(ctx, `INSERT INTO jobs (id, queue, type, payload, state, max_attempts, timeout_ms, run_at, created_at, idempotency_key)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, ''))
 		ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`)
@@ -155,7 +196,7 @@ func (s *Store) insertRows(ctx context.Context, tx *sqlx.Tx, rows []pendingJob, 
 }
 
 // existingByKey loads the jobs that own the idempotency keys of rows not inserted.
-func (s *Store) existingByKey(ctx context.Context, tx *sqlx.Tx, rows []pendingJob, inserted map[string]bool) (map[string]job.Job, error) {
+func (s *Store) existingByKey(ctx context.Context, q sqlx.QueryerContext, rows []pendingJob, inserted map[string]bool) (map[string]job.Job, error) {
 	var keys []string
 	for _, r := range rows {
 		if !inserted[r.ID] && r.IdempotencyKey != "" {
@@ -167,7 +208,7 @@ func (s *Store) existingByKey(ctx context.Context, tx *sqlx.Tx, rows []pendingJo
 	}
 	cond, arg := s.inList("idempotency_key", "text", keys)
 	var found []jobRow
-	if err := tx.SelectContext(ctx, &found, s.rebind(`SELECT `+jobColumns+` FROM jobs WHERE `+cond), arg); err != nil {
+	if err := sqlx.SelectContext(ctx, q, &found, s.rebind(`SELECT `+jobColumns+` FROM jobs WHERE `+cond), arg); err != nil {
 		return nil, s.translate(err)
 	}
 	out := make(map[string]job.Job, len(found))

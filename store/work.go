@@ -56,6 +56,32 @@ func (s *Store) ClaimJobs(ctx context.Context, p ClaimParams) ([]ClaimResult, er
 	abandoned := map[string]job.State{}
 	others := map[string]ClaimResult{}
 	if len(ids) > 0 {
+		// Fast path, one statement committed on its own: the queued jobs.
+		cond, idArg := s.inList("id", "uuid", ids)
+		var rows []jobRow
+		q := `UPDATE jobs SET state = 'running', attempt = attempt + 1, worker_id = ?, started_at = ?, finished_at = NULL
+			WHERE ` + cond + ` AND state = 'queued'
+			RETURNING ` + jobColumns
+		if err := s.db.SelectContext(ctx, &rows, s.rebind(q), p.WorkerID, s.ts(now), idArg); err != nil {
+			return nil, fmt.Errorf("claim %d jobs for worker %s: %w", len(ids), p.WorkerID, s.translate(err))
+		}
+		for i := range rows {
+			j, err := rows[i].job()
+			if err != nil {
+				return nil, err
+			}
+			claimed[j.ID] = &j
+		}
+		var rest []string
+		for _, id := range ids {
+			if claimed[id] == nil {
+				rest = append(rest, id)
+			}
+		}
+		ids = rest
+	}
+	if len(ids) > 0 {
+		// Slow path for the others: abandoned, busy, finished or missing.
 		err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 			cond, idArg := s.inList("id", "uuid", ids)
 			// 1. Abandoned jobs with nothing left to try end here.
@@ -94,7 +120,7 @@ func (s *Store) ClaimJobs(ctx context.Context, p ClaimParams) ([]ClaimResult, er
 				claimed[j.ID] = &j
 			}
 			// 3. Why the rest were not claimed.
-			if len(claimed)+len(abandoned) == len(ids) {
+			if len(rows)+len(abandoned) == len(ids) {
 				return nil
 			}
 			var rest []struct {
