@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -36,6 +38,9 @@ type Common struct {
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
 	// LogFormat: json or text. Default json.
 	LogFormat string `envconfig:"LOG_FORMAT" default:"json"`
+	// DebugAddr serves Go's pprof profiles on a loopback address such as
+	// 127.0.0.1:6060. Default empty: off.
+	DebugAddr string `envconfig:"DEBUG_ADDR"`
 	// Migrate applies database migrations at start-up. Default false:
 	// production runs 'flaskctl migrate' (a Helm hook) instead.
 	Migrate bool `envconfig:"MIGRATE" default:"false"`
@@ -86,6 +91,13 @@ func (c *Common) validate() error {
 	}
 	if _, err := job.ParseSpecs(c.JobTypes); err != nil {
 		return fmt.Errorf("FLASK_JOB_TYPES: %w", err)
+	}
+	if c.DebugAddr != "" {
+		host, _, err := net.SplitHostPort(c.DebugAddr)
+		ip, perr := netip.ParseAddr(host)
+		if err != nil || (host != "localhost" && (perr != nil || !ip.IsLoopback())) {
+			return fmt.Errorf("FLASK_DEBUG_ADDR=%q must be a loopback address such as 127.0.0.1:6060: profiles are not for the network", c.DebugAddr)
+		}
 	}
 	return nil
 }
@@ -165,6 +177,11 @@ type WorkerConfig struct {
 	Queues string `envconfig:"QUEUES" default:"default"`
 	// Concurrency is the jobs run at once per queue without its own. Default 10.
 	Concurrency int `envconfig:"CONCURRENCY" default:"10"`
+	// FetchWait is how long one fetch from the broker waits for messages. Default 2s.
+	FetchWait time.Duration `envconfig:"FETCH_WAIT" default:"2s"`
+	// MaxFetch caps the messages asked for in one fetch (at most the free
+	// slots of the queue). Default 256.
+	MaxFetch int `envconfig:"MAX_FETCH" default:"256"`
 	// WorkerID names this worker. Default: hostname plus a random suffix.
 	WorkerID string `envconfig:"WORKER_ID"`
 	// ShutdownGrace is how long in-flight jobs may finish after SIGTERM
@@ -194,6 +211,12 @@ func (c *WorkerConfig) validate() error {
 	}
 	if _, err := ParseQueues(c.Queues, c.Concurrency); err != nil {
 		return fmt.Errorf("FLASK_QUEUES: %w", err)
+	}
+	if c.FetchWait < 10*time.Millisecond || c.FetchWait > time.Minute {
+		return errors.New("FLASK_FETCH_WAIT must be between 10ms and 1m")
+	}
+	if c.MaxFetch < 1 || c.MaxFetch > 10000 {
+		return errors.New("FLASK_MAX_FETCH must be between 1 and 10000")
 	}
 	if c.ShutdownGrace < 0 {
 		return errors.New("FLASK_SHUTDOWN_GRACE must not be negative")

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	natsbroker "github.com/flaskhq/flask/events/nats"
 )
@@ -68,6 +69,7 @@ func RunDev(ctx context.Context, cfg DevConfig, log *slog.Logger) error {
 		MaxPayloadBytes: 256 << 10, MaxBatch: 1000, ShutdownTimeout: defaultShutdown, RelayInterval: defaultRelayInterval,
 		OutboxGrace: defaultOutboxGrace}
 	wcfg := WorkerConfig{Common: common, Queues: cfg.Queues, Concurrency: 10, ShutdownGrace: defaultShutdown,
+		FetchWait: 2 * time.Second, MaxFetch: 256,
 		HeartbeatInterval: defaultHeartbeat, WorkerTTL: defaultWorkerTTL}
 	if err := apiCfg.validate(); err != nil {
 		return err
@@ -132,6 +134,8 @@ func (h quietHandler) Enabled(ctx context.Context, l slog.Level) bool {
 	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
 }
 
-func (h quietHandler) WithAttrs(as []slog.Attr) slog.Handler { return quietHandler{h.Handler.WithAttrs(as)} }
+func (h quietHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietHandler{h.Handler.WithAttrs(as)}
+}
 
 func (h quietHandler) WithGroup(g string) slog.Handler { return quietHandler{h.Handler.WithGroup(g)} }

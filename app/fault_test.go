@@ -64,6 +64,7 @@ func TestPublishFailureAfterCommit(t *testing.T) {
 	apiCfg := APIConfig{Common: common, MaxBodyBytes: 1 << 20, MaxBatchBodyBytes: 1 << 20, MaxPayloadBytes: 1 << 10,
 		MaxBatch: 10, ShutdownTimeout: time.Second, RelayInterval: 50 * time.Millisecond, OutboxGrace: 200 * time.Millisecond}
 	wcfg := WorkerConfig{Common: common, Queues: "default", Concurrency: 2, ShutdownGrace: time.Second,
+		FetchWait: time.Second, MaxFetch: 256,
 		HeartbeatInterval: 100 * time.Millisecond, WorkerTTL: time.Second}
 	reg, err := NewRegistry(wcfg)
 	require.NoError(t, err)

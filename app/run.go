@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -170,6 +171,11 @@ func RunAPI(ctx context.Context, cfg APIConfig, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
+	stopDebug, err := serveDebug(cfg.DebugAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopDebug()
 	return ServeAPI(ctx, cfg, APIParts{Store: st, Broker: b, Catalog: cat, Metrics: newRegistry()}, ln, log)
 }
 
@@ -261,6 +267,11 @@ func RunWorker(ctx context.Context, cfg WorkerConfig, reg *worker.Registry, log 
 		}
 	}()
 	log.Info("worker health endpoints listening", "addr", ln.Addr().String())
+	stopDebug, err := serveDebug(cfg.DebugAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopDebug()
 	err = pool.Run(ctx)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -275,7 +286,7 @@ func NewPool(cfg WorkerConfig, st worker.Store, c events.Consumer, reg *worker.R
 		return nil, fmt.Errorf("FLASK_QUEUES: %w", err)
 	}
 	return worker.New(worker.Config{
-		ID: cfg.WorkerID, Queues: queues, ShutdownGrace: cfg.ShutdownGrace,
+		ID: cfg.WorkerID, Queues: queues, ShutdownGrace: cfg.ShutdownGrace, FetchWait: cfg.FetchWait, MaxFetch: cfg.MaxFetch,
 		HeartbeatInterval: cfg.HeartbeatInterval, WorkerTTL: cfg.WorkerTTL,
 	}, st, c, reg, log, metrics)
 }
@@ -305,4 +316,30 @@ func healthHandler(st *store.Store, b events.Pinger, g prometheus.Gatherer) http
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	return mux
+}
+
+// serveDebug serves pprof on addr (validated to be loopback) when set, and
+// returns a function that stops it.
+func serveDebug(addr string, log *slog.Logger) (func(), error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("FLASK_DEBUG_ADDR: listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("debug server stopped", "err", err)
+		}
+	}()
+	log.Info("pprof listening", "addr", ln.Addr().String())
+	return func() { _ = hs.Close() }, nil
 }

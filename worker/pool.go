@@ -223,6 +223,10 @@ func (p *Pool) info() store.WorkerInfo {
 	return store.WorkerInfo{ID: p.cfg.ID, Hostname: host, Queues: p.cfg.Queues, InFlight: p.inFlight(), StartedAt: p.started}
 }
 
+// claimsInFlight is how many fetched batches of one queue may be claiming at
+// once: the next fetch does not wait for the previous batch's claim.
+const claimsInFlight = 2
+
 // fetchLoop keeps up to concurrency jobs of one queue running.
 func (p *Pool) fetchLoop(ctx context.Context, queue string, concurrency int) {
 	slots := make(chan struct{}, concurrency)
@@ -231,6 +235,10 @@ func (p *Pool) fetchLoop(ctx context.Context, queue string, concurrency int) {
 			<-slots
 		}
 	}
+	claims := make(chan struct{}, claimsInFlight)
+	var dispatching sync.WaitGroup
+	// Every dispatch has added its jobs to p.wg before Run waits on it.
+	defer dispatching.Wait()
 	failures := 0
 	for {
 		select {
@@ -262,9 +270,16 @@ func (p *Pool) fetchLoop(ctx context.Context, queue string, concurrency int) {
 		}
 		failures = 0
 		release(n - len(ds))
-		if len(ds) > 0 {
-			p.dispatch(queue, ds, func() { release(1) })
+		if len(ds) == 0 {
+			continue
 		}
+		claims <- struct{}{}
+		dispatching.Add(1)
+		go func() {
+			defer dispatching.Done()
+			defer func() { <-claims }()
+			p.dispatch(queue, ds, func() { release(1) })
+		}()
 	}
 }
 
