@@ -1,6 +1,12 @@
 package worker
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/flaskhq/flask/job"
+)
 
 // metrics are the worker's Prometheus series. Labels stay bounded: queue,
 // type and state, never job ids.
@@ -13,6 +19,39 @@ type metrics struct {
 	skipped   *prometheus.CounterVec
 	redeliver *prometheus.CounterVec
 	errors    *prometheus.CounterVec
+
+	series sync.Map // queue + "\x00" + type → *jobSeries
+}
+
+// jobSeries are one queue and type's series, looked up once rather than per job.
+type jobSeries struct {
+	started  prometheus.Counter
+	wait     prometheus.Observer
+	duration prometheus.Observer
+	inFlight prometheus.Gauge
+	finished map[job.State]prometheus.Counter
+}
+
+// endStates are the states an attempt can leave a job in.
+var endStates = []job.State{job.StateSucceeded, job.StateFailed, job.StateRetrying, job.StateCancelled, job.StateQueued}
+
+func (m *metrics) forJob(queue, typ string) *jobSeries {
+	key := queue + "\x00" + typ
+	if s, ok := m.series.Load(key); ok {
+		return s.(*jobSeries)
+	}
+	s := &jobSeries{
+		started:  m.started.WithLabelValues(queue, typ),
+		wait:     m.wait.WithLabelValues(queue, typ),
+		duration: m.duration.WithLabelValues(queue, typ),
+		inFlight: m.inFlight.WithLabelValues(queue),
+		finished: make(map[job.State]prometheus.Counter, len(endStates)),
+	}
+	for _, st := range endStates {
+		s.finished[st] = m.finished.WithLabelValues(queue, typ, string(st))
+	}
+	actual, _ := m.series.LoadOrStore(key, s)
+	return actual.(*jobSeries)
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {

@@ -428,7 +428,7 @@ func (p *Pool) run(t *task, release func()) {
 		p.releaseType(t.capped)
 	}()
 	j := t.j
-	log := p.log.With("job_id", j.ID, "queue", j.Queue, "type", j.Type, "attempt", j.Attempt)
+	ms := p.m.forJob(j.Queue, j.Type)
 	h, spec, ok := p.reg.Lookup(j.Type)
 	timeout := time.Duration(j.Timeout)
 	if timeout <= 0 {
@@ -443,9 +443,9 @@ func (p *Pool) run(t *task, release func()) {
 	defer tcancel()
 
 	start := p.cfg.Now()
-	p.m.started.WithLabelValues(j.Queue, j.Type).Inc()
-	p.m.wait.WithLabelValues(j.Queue, j.Type).Observe(max(0, start.Sub(j.RunAt).Seconds()))
-	p.m.inFlight.WithLabelValues(j.Queue).Inc()
+	ms.started.Inc()
+	ms.wait.Observe(max(0, start.Sub(j.RunAt).Seconds()))
+	ms.inFlight.Inc()
 	var result json.RawMessage
 	var err error
 	if ok {
@@ -454,8 +454,8 @@ func (p *Pool) run(t *task, release func()) {
 		err = fmt.Errorf("no handler for job type %s on worker %s", j.Type, p.cfg.ID)
 		spec = job.Spec{Backoff: job.DefaultBackoff}
 	}
-	p.m.inFlight.WithLabelValues(j.Queue).Dec()
-	p.m.duration.WithLabelValues(j.Queue, j.Type).Observe(p.cfg.Now().Sub(start).Seconds())
+	ms.inFlight.Dec()
+	ms.duration.Observe(p.cfg.Now().Sub(start).Seconds())
 	if err == nil && len(result) > 0 {
 		switch {
 		case len(result) > p.cfg.MaxResultBytes:
@@ -465,18 +465,19 @@ func (p *Pool) run(t *task, release func()) {
 		}
 	}
 	fp := p.outcome(j, spec, result, err, context.Cause(tctx))
-	p.m.finished.WithLabelValues(j.Queue, j.Type, string(fp.State)).Inc()
+	ms.finished[fp.State].Inc()
 	switch fp.State {
 	case job.StateSucceeded:
-		log.Debug("job succeeded", "duration", p.cfg.Now().Sub(start))
+		if p.log.Enabled(context.Background(), slog.LevelDebug) {
+			p.jobLog(j).Debug("job succeeded", "duration", p.cfg.Now().Sub(start))
+		}
 	case job.StateQueued:
-		log.Info("job handed back", "reason", "shutdown")
+		p.jobLog(j).Info("job handed back", "reason", "shutdown")
 	default:
-		log.Info("job attempt ended", "state", fp.State, "error", fp.Error, "run_at", fp.RunAt)
+		p.jobLog(j).Info("job attempt ended", "state", fp.State, "error", fp.Error, "run_at", fp.RunAt)
 	}
-	applied := p.finish(fp, log)
-	if !applied {
-		log.Warn("outcome not recorded: the job is no longer held by this worker")
+	if applied := p.finish(fp, j); !applied {
+		p.jobLog(j).Warn("outcome not recorded: the job is no longer held by this worker")
 	}
 	bctx := context.WithoutCancel(p.jobsCtx)
 	if fp.State == job.StateQueued {
@@ -486,8 +487,14 @@ func (p *Pool) run(t *task, release func()) {
 	}
 	if err != nil {
 		p.m.errors.WithLabelValues("settle").Inc()
-		log.Warn("could not settle delivery; it will be redelivered and skipped", "err", err)
+		p.jobLog(j).Warn("could not settle delivery; it will be redelivered and skipped", "err", err)
 	}
+}
+
+// jobLog is the logger for lines about one job; built only when a line is
+// written, since most jobs write none.
+func (p *Pool) jobLog(j *job.Job) *slog.Logger {
+	return p.log.With("job_id", j.ID, "queue", j.Queue, "type", j.Type, "attempt", j.Attempt)
 }
 
 // outcome turns a handler's return into the attempt's end state.
@@ -523,7 +530,7 @@ func (p *Pool) outcome(j *job.Job, spec job.Spec, result json.RawMessage, err, c
 
 // finish records an outcome, retrying while the store is unreachable: the
 // delivery stays extended meanwhile, so the job is not run twice.
-func (p *Pool) finish(fp store.FinishParams, log *slog.Logger) bool {
+func (p *Pool) finish(fp store.FinishParams, j *job.Job) bool {
 	ctx := context.WithoutCancel(p.jobsCtx)
 	for i := 1; ; i++ {
 		ok, err := p.store.FinishJob(ctx, fp)
@@ -531,7 +538,7 @@ func (p *Pool) finish(fp store.FinishParams, log *slog.Logger) bool {
 			return ok
 		}
 		p.m.errors.WithLabelValues("finish").Inc()
-		log.Error("could not record job outcome; retrying", "err", err, "try", i)
+		p.jobLog(j).Error("could not record job outcome; retrying", "err", err, "try", i)
 		time.Sleep(backoffFor(i))
 	}
 }
