@@ -22,6 +22,11 @@ type Common struct {
 	DatabaseURL string `envconfig:"DATABASE_URL" required:"true"`
 	// DBMaxConns caps the database pool. Default 16.
 	DBMaxConns int `envconfig:"DB_MAX_CONNS" default:"16"`
+	// DBFlushers is how many group-commit transactions of one kind (inserts,
+	// finishes) may run at once. Fewer means bigger batches and fewer
+	// commits; more means less waiting when the database has spare capacity.
+	// Default 2 (SQLite always 1).
+	DBFlushers int `envconfig:"DB_FLUSHERS" default:"2"`
 	// Broker: "nats" (NATS JetStream). Default nats.
 	Broker string `envconfig:"BROKER" default:"nats"`
 	// NATS configures the NATS JetStream broker (FLASK_NATS_*).
@@ -76,6 +81,9 @@ func (c *Common) validate() error {
 	}
 	if c.DBMaxConns < 1 {
 		return errors.New("FLASK_DB_MAX_CONNS must be at least 1")
+	}
+	if c.DBFlushers < 1 || c.DBFlushers > c.DBMaxConns {
+		return errors.New("FLASK_DB_FLUSHERS must be between 1 and FLASK_DB_MAX_CONNS")
 	}
 	if c.Broker != "nats" {
 		return fmt.Errorf("FLASK_BROKER=%q is not supported: use nats", c.Broker)

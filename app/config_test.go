@@ -9,7 +9,7 @@ import (
 
 func validWorker() WorkerConfig {
 	return WorkerConfig{
-		Common: Common{DatabaseURL: "sqlite:x.db", DBMaxConns: 1, Broker: "nats", NATS: NATSConfig{AckWait: 30 * time.Second},
+		Common: Common{DatabaseURL: "sqlite:x.db", DBMaxConns: 1, DBFlushers: 1, Broker: "nats", NATS: NATSConfig{AckWait: 30 * time.Second},
 			LogLevel: "info", LogFormat: "json", DemoTypes: true},
 		HTTPAddr: ":8081", Queues: "default:5,mail", Concurrency: 10, FetchWait: 2 * time.Second, MaxFetch: 256,
 		ShutdownGrace: 30 * time.Second, HeartbeatInterval: 2 * time.Second, WorkerTTL: 30 * time.Second,

@@ -60,7 +60,7 @@ func RunDev(ctx context.Context, cfg DevConfig, log *slog.Logger) error {
 	}()
 
 	common := Common{
-		DatabaseURL: "sqlite:" + filepath.Join(cfg.DataDir, "flask.db"), DBMaxConns: 1, Broker: "nats",
+		DatabaseURL: "sqlite:" + filepath.Join(cfg.DataDir, "flask.db"), DBMaxConns: 1, DBFlushers: 1, Broker: "nats",
 		NATS: NATSConfig{URL: ns.ClientURL(), Stream: "FLASK_JOBS", SubjectPrefix: "flask.jobs",
 			AckWait: defaultAckWait, Replicas: 1, MaxAckPending: 20000},
 		DemoTypes: true, LogLevel: "info", LogFormat: "text", Migrate: true,

@@ -44,7 +44,7 @@ func TestPublishFailureAfterCommit(t *testing.T) {
 	ns, err := natsbroker.RunEmbedded(natsbroker.EmbeddedConfig{StoreDir: filepath.Join(dir, "nats"), Host: "127.0.0.1", Port: -1}, log)
 	require.NoError(t, err)
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	common := Common{DatabaseURL: "sqlite:" + filepath.Join(dir, "flask.db"), DBMaxConns: 1, Broker: "nats",
+	common := Common{DatabaseURL: "sqlite:" + filepath.Join(dir, "flask.db"), DBMaxConns: 1, DBFlushers: 1, Broker: "nats",
 		NATS:      NATSConfig{URL: ns.ClientURL(), Stream: "FLASK_JOBS", SubjectPrefix: "flask.jobs", AckWait: 5 * time.Second, Replicas: 1, MaxAckPending: 1000},
 		DemoTypes: true, LogLevel: "info", LogFormat: "text", Migrate: true}
 	ctx, cancel := context.WithCancel(context.Background())

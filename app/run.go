@@ -63,7 +63,7 @@ func Catalog(c Common) (*job.Catalog, error) {
 // OpenStore opens the database, migrating it first when asked, and checks
 // that its schema matches this build.
 func OpenStore(ctx context.Context, c Common, log *slog.Logger) (*store.Store, error) {
-	st, err := store.Open(ctx, c.DatabaseURL, store.Config{MaxOpenConns: c.DBMaxConns}, log)
+	st, err := store.Open(ctx, c.DatabaseURL, store.Config{MaxOpenConns: c.DBMaxConns, Flushers: c.DBFlushers}, log)
 	if err != nil {
 		return nil, err
 	}

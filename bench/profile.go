@@ -220,7 +220,7 @@ func (b *bench) runInProcess(ctx context.Context, r *inproc, l inprocLoad, seq i
 	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 	common := app.Common{
-		DatabaseURL: dbURL(b.base, name, "", b.cfg.dbParams), DBMaxConns: b.cfg.dbConns, Broker: "nats",
+		DatabaseURL: dbURL(b.base, name, "", b.cfg.dbParams), DBMaxConns: b.cfg.dbConns, DBFlushers: 2, Broker: "nats",
 		NATS: app.NATSConfig{URL: natsURL, Stream: "FLASK_JOBS", SubjectPrefix: "flask.jobs", AckWait: 30 * time.Second,
 			Replicas: 1, MaxAckPending: 20000},
 		DemoTypes: true, LogLevel: "warn", LogFormat: "text", Migrate: true,
@@ -232,7 +232,7 @@ func (b *bench) runInProcess(ctx context.Context, r *inproc, l inprocLoad, seq i
 	apiCfg := app.APIConfig{Common: common, HTTPAddr: ln.Addr().String(), MaxBodyBytes: 1 << 20, MaxBatchBodyBytes: 32 << 20, MaxPayloadBytes: 256 << 10,
 		MaxBatch: 1000, ShutdownTimeout: 10 * time.Second, RelayInterval: 250 * time.Millisecond, OutboxGrace: 5 * time.Second}
 	wcfg := app.WorkerConfig{Common: common, HTTPAddr: "127.0.0.1:0", Queues: "default:" + strconv.Itoa(b.cfg.concurrency), Concurrency: 10,
-		WorkerID: "bench-inproc", ShutdownGrace: 10 * time.Second, HeartbeatInterval: 2 * time.Second, WorkerTTL: 30 * time.Second}
+		WorkerID: "bench-inproc", ShutdownGrace: 10 * time.Second, FetchWait: 2 * time.Second, MaxFetch: 256, HeartbeatInterval: 2 * time.Second, WorkerTTL: 30 * time.Second}
 	if err := errors.Join(apiCfg.Validate(), wcfg.Validate()); err != nil {
 		ln.Close()
 		return err
