@@ -2,10 +2,14 @@ package app
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -39,12 +43,45 @@ func (b *failingBroker) Publish(ctx context.Context, msgs ...events.Message) err
 // committed the job: the API still answers 201, and once the broker is back
 // the relay's sweep publishes the job, which then runs.
 func TestPublishFailureAfterCommit(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		testPublishFailureAfterCommit(t, "sqlite:"+filepath.Join(t.TempDir(), "flask.db"))
+	})
+	t.Run("postgres", func(t *testing.T) { testPublishFailureAfterCommit(t, postgresDB(t)) })
+}
+
+// postgresDB creates a fresh database on the cluster of TEST_DATABASE_URL
+// (scripts/with-postgres.sh starts one) and returns its URL.
+func postgresDB(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("TEST_DATABASE_URL")
+	if base == "" {
+		if testing.Short() {
+			t.Skip("TEST_DATABASE_URL unset and -short given")
+		}
+		t.Fatal("TEST_DATABASE_URL is unset: run with scripts/with-postgres.sh go test ./app/")
+	}
+	db, err := sql.Open("postgres", base)
+	require.NoError(t, err)
+	name := fmt.Sprintf("flask_app_%d", time.Now().UnixNano())
+	_, err = db.Exec("CREATE DATABASE " + name)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+		db.Close()
+	})
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	u.Path = "/" + name
+	return u.String()
+}
+
+func testPublishFailureAfterCommit(t *testing.T, dbURL string) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	dir := t.TempDir()
 	ns, err := natsbroker.RunEmbedded(natsbroker.EmbeddedConfig{StoreDir: filepath.Join(dir, "nats"), Host: "127.0.0.1", Port: -1}, log)
 	require.NoError(t, err)
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	common := Common{DatabaseURL: "sqlite:" + filepath.Join(dir, "flask.db"), DBMaxConns: 1, DBFlushers: 1, Broker: "nats",
+	common := Common{DatabaseURL: dbURL, DBMaxConns: 4, DBFlushers: 1, Broker: "nats",
 		NATS:      NATSConfig{URL: ns.ClientURL(), Stream: "FLASK_JOBS", SubjectPrefix: "flask.jobs", AckWait: 5 * time.Second, Replicas: 1, MaxAckPending: 1000},
 		DemoTypes: true, LogLevel: "info", LogFormat: "text", Migrate: true}
 	ctx, cancel := context.WithCancel(context.Background())
