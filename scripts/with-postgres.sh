@@ -11,6 +11,11 @@
 set -euo pipefail
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+if [[ ! -x "$PG_BIN/initdb" && $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+	echo "with-postgres: installing postgresql-15 with apt-get" >&2
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15; } >&2 ||
+		echo "with-postgres: apt-get could not install postgresql-15" >&2
+fi
 if [[ ! -x "$PG_BIN/initdb" ]]; then
 	echo "with-postgres: no PostgreSQL binaries in $PG_BIN (install postgresql-15, or set PG_BIN)" >&2
 	exit 1
