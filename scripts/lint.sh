@@ -2,7 +2,7 @@
 # Formatting and static checks on the Go code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-unformatted=$(gofmt -l $(git ls-files '*.go'))
+unformatted=$(git ls-files -z '*.go' | xargs -0 gofmt -l)
 if [[ -n "$unformatted" ]]; then
 	echo "lint: gofmt would change:" >&2
 	echo "$unformatted" >&2

@@ -23,6 +23,7 @@ fi
 
 dir=$(mktemp -d /tmp/flask-pg.XXXXXX)
 pid=""
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
 	if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
 		kill -INT "$pid" 2>/dev/null || true
