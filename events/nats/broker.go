@@ -43,6 +43,9 @@ type Broker struct {
 
 	mu        sync.Mutex
 	consumers map[string]*consumerEntry
+	// announced holds the queues whose consumer this publisher has made
+	// sure exists (see Publish).
+	announced sync.Map
 
 	closed      atomic.Bool
 	closeCtx    context.Context // done when Close starts
@@ -58,7 +61,8 @@ var (
 )
 
 // New connects to NATS and creates or updates the stream described by cfg.
-// Consumers are created per queue on first Fetch. A nil log discards logs.
+// Consumers are created per queue on first Fetch, or on first Publish if no
+// worker created them yet. A nil log discards logs.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*Broker, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -254,6 +258,10 @@ func (b *Broker) Publish(ctx context.Context, msgs ...events.Message) error {
 		nms[i] = nm
 	}
 
+	if err := b.announce(ctx, msgs); err != nil {
+		return fmt.Errorf("publish %d messages: %w", len(msgs), err)
+	}
+
 	stallOpt := b.stallOpt
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < b.cfg.PublishTimeout {
 		if left := time.Until(d); left > 0 {
@@ -301,6 +309,33 @@ wait:
 		return nil
 	}
 	return fmt.Errorf("publish: %d of %d messages not confirmed: %w", failed, len(nms), mapErr(firstErr))
+}
+
+// announce makes sure each queue of msgs has its durable consumer, once per
+// queue and process. A consumer that exists is left as its workers set it;
+// a missing one is created. Without it a queue whose workers are scaled to
+// zero would show no backlog (KEDA's nats-jetstream scaler reads the
+// consumer's pending count) and never be scaled up.
+func (b *Broker) announce(ctx context.Context, msgs []events.Message) error {
+	for i := range msgs {
+		q := msgs[i].Queue
+		if _, ok := b.announced.Load(q); ok {
+			continue
+		}
+		name := ConsumerName(q)
+		_, err := b.js.Consumer(ctx, b.stream, name)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			_, err = b.js.CreateConsumer(ctx, b.stream, b.consumerConfig(q))
+			if errors.Is(err, jetstream.ErrConsumerExists) {
+				err = nil // a worker created it meanwhile
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("make sure consumer %s exists: %w", name, err)
+		}
+		b.announced.Store(q, true)
+	}
+	return nil
 }
 
 // mapErr turns nats.go's closed-connection errors into events.ErrClosed.

@@ -384,3 +384,33 @@ func TestCloseDuringFetch(t *testing.T) {
 		t.Fatal("fetch still running after Close")
 	}
 }
+
+// TestPublishCreatesMissingConsumer: a publisher makes sure the queue's
+// consumer exists, so that its backlog is visible (KEDA reads the
+// consumer's pending count) before any worker ever ran; a consumer a worker
+// created with its own settings is left alone.
+func TestPublishCreatesMissingConsumer(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, t.TempDir(), -1)
+	ctx := t.Context()
+	js := jsClient(t, s.ClientURL())
+	pub := newBroker(t, flasknats.Config{URL: s.ClientURL(), AckWait: 5 * time.Second})
+	require.NoError(t, pub.Publish(ctx,
+		events.Message{ID: "m1", JobID: "j1", Queue: "reports", Type: "t"},
+		events.Message{ID: "m2", JobID: "j2", Queue: "reports", Type: "t"}))
+	c, err := js.Consumer(ctx, flasknats.DefaultStream, "flask-reports")
+	require.NoError(t, err, "the consumer exists before any Fetch")
+	info, err := c.Info(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, info.NumPending, "the backlog is visible on the consumer")
+
+	// A worker's settings win: its consumer is not overwritten by a publisher.
+	w := newBroker(t, flasknats.Config{URL: s.ClientURL(), AckWait: 9 * time.Second})
+	_, err = w.Fetch(ctx, "mail", 1, 0)
+	require.NoError(t, err)
+	pub2 := newBroker(t, flasknats.Config{URL: s.ClientURL(), AckWait: 3 * time.Second})
+	require.NoError(t, pub2.Publish(ctx, events.Message{ID: "m3", JobID: "j3", Queue: "mail", Type: "t"}))
+	c, err = js.Consumer(ctx, flasknats.DefaultStream, "flask-mail")
+	require.NoError(t, err)
+	require.Equal(t, 9*time.Second, c.CachedInfo().Config.AckWait)
+}
