@@ -24,7 +24,8 @@ CREATE TABLE jobs (
 CREATE UNIQUE INDEX jobs_idempotency_key ON jobs (idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE INDEX jobs_queue_state ON jobs (queue, state);
 CREATE INDEX jobs_due ON jobs (run_at) WHERE state IN ('scheduled', 'retrying');
-CREATE INDEX jobs_running_worker ON jobs (worker_id) WHERE state = 'running';
+-- Only jobs asked to cancel while running: claims and finishes do not touch it.
+CREATE INDEX jobs_cancel_requested ON jobs (worker_id) WHERE state = 'running' AND cancel_requested_at IS NOT NULL;
 
 CREATE TABLE job_outbox (
     id         TEXT PRIMARY KEY,
