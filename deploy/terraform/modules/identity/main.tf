@@ -152,25 +152,27 @@ data "aws_iam_policy_document" "worker" {
       "sqs:GetQueueAttributes",
       "sqs:GetQueueUrl",
       "sqs:ReceiveMessage",
-      # Retries with backoff are re-published by the worker.
-      "sqs:SendMessage",
     ]
     resources = local.queue_arns
   }
 
+  # SQS itself moves a message that keeps failing to its DLQ (redrive); the
+  # workers only read the DLQs' attributes. Retries are re-published by the
+  # API's relay, not by workers, so workers never send.
   dynamic "statement" {
     for_each = length(var.dlq_arns) > 0 ? [1] : []
 
     content {
-      sid       = "DeadLetterJobs"
-      actions   = ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"]
+      sid       = "InspectDeadLetters"
+      actions   = ["sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
       resources = local.dlq_arns
     }
   }
 
+  # SSE-KMS: a consumer only decrypts.
   statement {
     sid       = "QueueEncryption"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    actions   = ["kms:Decrypt"]
     resources = [var.sqs_kms_key_arn]
 
     condition {

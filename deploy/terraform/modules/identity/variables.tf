@@ -50,7 +50,7 @@ variable "queue_arns" {
 }
 
 variable "dlq_arns" {
-  description = "ARNs of the dead-letter queues by Flask queue name; workers send jobs they give up on there."
+  description = "ARNs of the dead-letter queues by Flask queue name; workers may read their attributes (SQS redrive fills them)."
   type        = map(string)
 
   validation {

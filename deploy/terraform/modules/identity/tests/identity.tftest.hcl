@@ -57,14 +57,14 @@ run "least_privilege_app_roles" {
 
   assert {
     condition = toset(one([for s in data.aws_iam_policy_document.worker.statement : s.actions if s.sid == "ConsumeJobs"])) == toset([
-      "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage",
+      "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
     ])
-    error_message = "workers consume, extend visibility, and re-publish retries."
+    error_message = "workers consume and extend visibility; they never send (the API's relay re-publishes retries)."
   }
 
   assert {
-    condition     = toset(one([for s in data.aws_iam_policy_document.worker.statement : s.resources if s.sid == "DeadLetterJobs"])) == toset(values(var.dlq_arns))
-    error_message = "workers may dead-letter into the DLQs."
+    condition     = toset(one([for s in data.aws_iam_policy_document.worker.statement : s.resources if s.sid == "InspectDeadLetters"])) == toset(values(var.dlq_arns)) && toset(one([for s in data.aws_iam_policy_document.worker.statement : s.actions if s.sid == "InspectDeadLetters"])) == toset(["sqs:GetQueueAttributes", "sqs:GetQueueUrl"])
+    error_message = "workers may only read the DLQs' attributes; SQS redrive moves messages there."
   }
 
   assert {
