@@ -197,7 +197,9 @@ func TestBatcherSkipsCallersThatLeft(t *testing.T) {
 func TestBatcherCloseReleasesWaiters(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := &recorder{hold: make(chan struct{})}
-		b := newBatcher(1000, 2, nil, r.exec)
+		// One item per transaction, so that items 0 and 1 occupy both
+		// flushers whichever way the scheduler hands them out.
+		b := newBatcher(1, 2, nil, r.exec)
 		running := submit(b, 0, 1) // both flushers busy in exec
 		synctest.Wait()
 		waiting := submit(b, 2, 3, 4)
