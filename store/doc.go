@@ -3,12 +3,13 @@
 // (the embedded single-process default), through one sqlx code base with a
 // dialect for each.
 //
-// Concurrent inserts (InsertJobs), completions (FinishJob) and outbox
-// deletions (DeleteOutbox) are merged into shared transactions (group
-// commit): a caller waits only for the transaction that carries its work, so
-// throughput rises with load without weakening the guarantees — a call that
-// returned nil has been committed, and one bad item fails only its own call.
-// ClaimJobs already takes many ids per call and runs its own transaction.
+// Concurrent inserts (InsertJobs) and completions (FinishJob) are merged
+// into shared transactions (group commit): a caller waits only for the
+// transaction that carries its work, so throughput rises with load without
+// weakening the guarantees — a call that returned nil has been committed, and
+// one bad item fails only its own call. ClaimJobs already takes many ids per
+// call. Outbox entries whose messages were published are deleted in the
+// background, many per statement (ForgetOutbox).
 //
 // Times are kept to the microsecond, in UTC, on both dialects (PostgreSQL
 // timestamptz, SQLite Unix microseconds); the store's clock is Config.Now.

@@ -28,7 +28,7 @@ type insertOutcome struct {
 
 // InsertJobs inserts jobs all-or-nothing and returns, in order, each job and
 // whether it already existed under its idempotency key, plus the outbox
-// entries of the jobs that are runnable now (publish them, then DeleteOutbox).
+// entries of the jobs that are runnable now (publish them, then ForgetOutbox).
 // Concurrent calls share transactions.
 func (s *Store) InsertJobs(ctx context.Context, params []InsertParams) ([]InsertResult, []OutboxEntry, error) {
 	if len(params) == 0 {

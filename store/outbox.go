@@ -41,19 +41,6 @@ func (s *Store) insertOutbox(ctx context.Context, tx *sqlx.Tx, entries []OutboxE
 	return nil
 }
 
-// DeleteOutbox removes outbox entries whose messages the broker accepted.
-// Ids that are gone already, or are no entry ids at all, are ignored.
-// Concurrent calls share transactions.
-func (s *Store) DeleteOutbox(ctx context.Context, ids []string) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	if _, err := s.outdel.do(ctx, ids); err != nil {
-		return fmt.Errorf("delete %d outbox entries: %w", len(ids), err)
-	}
-	return nil
-}
-
 // forgetInterval is how long ForgetOutbox's ids wait at most before deletion.
 const forgetInterval = 20 * time.Millisecond
 
@@ -62,9 +49,17 @@ const forgetInterval = 20 * time.Millisecond
 // full batch is waiting). Use it after a publish succeeded. A crash before the
 // deletion only means the sweep publishes them again, which is harmless, so
 // the caller need not pay a transaction's latency.
+//
+// Ids that are malformed or gone are ignored. After Close it does nothing:
+// the sweep of another process publishes those entries again.
 func (s *Store) ForgetOutbox(ids []string) {
 	if len(ids) == 0 {
 		return
+	}
+	select {
+	case <-s.forgetStop:
+		return
+	default:
 	}
 	s.forgetMu.Lock()
 	s.forget = append(s.forget, ids...)
@@ -101,7 +96,7 @@ func (s *Store) forgetLoop() {
 				break
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
-			if _, err := s.deleteOutboxGroup(ctx, [][]string{ids}); err != nil {
+			if err := s.deleteOutbox(ctx, ids); err != nil {
 				s.log.Warn("could not delete published outbox entries; the sweep will publish them again", "entries", n, "err", err)
 			}
 			cancel()
@@ -112,18 +107,17 @@ func (s *Store) forgetLoop() {
 	}
 }
 
-func (s *Store) deleteOutboxGroup(ctx context.Context, calls [][]string) ([]struct{}, error) {
-	var ids []string
-	for _, c := range calls {
-		ids = append(ids, canonicalIDs(c)...)
+// deleteOutbox deletes the entries among ids in one statement.
+func (s *Store) deleteOutbox(ctx context.Context, ids []string) error {
+	ids = canonicalIDs(ids)
+	if len(ids) == 0 {
+		return nil
 	}
-	if len(ids) > 0 {
-		cond, arg := s.inList("id", "uuid", ids)
-		if _, err := s.db.ExecContext(ctx, s.rebind(`DELETE FROM job_outbox WHERE `+cond), arg); err != nil {
-			return nil, fmt.Errorf("delete outbox entries: %w", s.translate(err))
-		}
+	cond, arg := s.inList("id", "uuid", ids)
+	if _, err := s.db.ExecContext(ctx, s.rebind(`DELETE FROM job_outbox WHERE `+cond), arg); err != nil {
+		return fmt.Errorf("delete outbox entries: %w", s.translate(err))
 	}
-	return make([]struct{}, len(calls)), nil
+	return nil
 }
 
 // defaultLimit is the page size of PendingOutbox and PromoteDue when the

@@ -57,7 +57,6 @@ type Store struct {
 
 	inserts *batcher[[]InsertParams, insertOutcome]
 	finish  *batcher[FinishParams, bool]
-	outdel  *batcher[[]string, struct{}]
 
 	// forget holds outbox ids deleted in the background (ForgetOutbox).
 	forgetMu   sync.Mutex
@@ -112,7 +111,6 @@ func Open(ctx context.Context, dsn string, cfg Config, log *slog.Logger) (*Store
 	s := &Store{db: db, d: d, cfg: cfg, log: log, now: func() time.Time { return dbPrecision(cfg.Now()) }}
 	s.inserts = newBatcher(cfg.MaxBatch, cfg.Flushers, func(p []InsertParams) int { return len(p) }, s.insertGroup)
 	s.finish = newBatcher(cfg.MaxBatch, cfg.Flushers, nil, s.finishGroup)
-	s.outdel = newBatcher(cfg.MaxBatch, cfg.Flushers, func(ids []string) int { return len(ids) }, s.deleteOutboxGroup)
 	s.forgetKick, s.forgetStop, s.forgetDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 	go s.forgetLoop()
 	return s, nil
@@ -206,7 +204,6 @@ func (s *Store) Close() error {
 	<-s.forgetDone
 	s.inserts.close()
 	s.finish.close()
-	s.outdel.close()
 	return s.db.Close()
 }
 
