@@ -251,6 +251,23 @@ func (s *suite) testNakDelay(t *testing.T) {
 }
 
 func (s *suite) testExtend(t *testing.T) {
+	// A machine so loaded that the extender stalls past AckWait makes one
+	// try meaningless (a redelivery is then right); try again on a fresh
+	// broker rather than skip, and fail if the machine never lets us judge.
+	const tries = 3
+	for i := range tries {
+		if s.extendOnce(t) {
+			return
+		}
+		t.Logf("try %d of %d could not judge Extend: the extender stalled past AckWait", i+1, tries)
+	}
+	t.Fatalf("Extend could not be judged in %d tries: this machine stalls goroutines past AckWait", tries)
+}
+
+// extendOnce runs the Extend scenario once. It returns false, having
+// asserted nothing about the lease, when the extender itself stalled longer
+// than AckWait.
+func (s *suite) extendOnce(t *testing.T) bool {
 	ctx := t.Context()
 	b := s.newBroker(t)
 	aw := b.AckWait()
@@ -301,7 +318,7 @@ func (s *suite) testExtend(t *testing.T) {
 	require.NoError(t, extendErr)
 	if len(ds) > 0 {
 		if gap >= aw-slack {
-			t.Skipf("cannot judge: this machine let %s pass between two extensions (AckWait %s)", gap, aw)
+			return false
 		}
 		require.Empty(t, ds, "redelivered while extended every %s at most", gap)
 	}
@@ -313,6 +330,7 @@ func (s *suite) testExtend(t *testing.T) {
 	require.Equal(t, m.ID, ds[0].Message().ID)
 	require.Equal(t, 2, ds[0].NumDelivered())
 	require.NoError(t, ds[0].Ack(ctx))
+	return true
 }
 
 func (s *suite) testBatch(t *testing.T) {

@@ -46,8 +46,9 @@ type target struct {
 	reqs  []received
 }
 
-// startTarget serves h on addr ("127.0.0.1:0" when empty). It skips the
-// test when addr cannot be bound (no IPv6, say).
+// startTarget serves h on addr ("127.0.0.1:0" when empty). Callers check
+// first that an optional address family (IPv6) exists; failing to bind is
+// an error.
 func startTarget(t *testing.T, addr string, h http.HandlerFunc) *target {
 	t.Helper()
 	if addr == "" {
@@ -55,7 +56,7 @@ func startTarget(t *testing.T, addr string, h http.HandlerFunc) *target {
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		t.Skipf("cannot listen on %s: %v", addr, err)
+		t.Fatalf("cannot listen on %s: %v", addr, err)
 	}
 	tg := &target{}
 	tg.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
