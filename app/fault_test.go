@@ -2,13 +2,10 @@ package app
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -21,6 +18,7 @@ import (
 	"github.com/flaskhq/flask/events"
 	natsbroker "github.com/flaskhq/flask/events/nats"
 	"github.com/flaskhq/flask/job"
+	"github.com/flaskhq/flask/store/storetest"
 )
 
 // failingBroker wraps a real broker and fails every publish while failing is set,
@@ -46,33 +44,7 @@ func TestPublishFailureAfterCommit(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		testPublishFailureAfterCommit(t, "sqlite:"+filepath.Join(t.TempDir(), "flask.db"))
 	})
-	t.Run("postgres", func(t *testing.T) { testPublishFailureAfterCommit(t, postgresDB(t)) })
-}
-
-// postgresDB creates a fresh database on the cluster of TEST_DATABASE_URL
-// (scripts/with-postgres.sh starts one) and returns its URL.
-func postgresDB(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("TEST_DATABASE_URL")
-	if base == "" {
-		if testing.Short() {
-			t.Skip("TEST_DATABASE_URL unset and -short given")
-		}
-		t.Fatal("TEST_DATABASE_URL is unset: run with scripts/with-postgres.sh go test ./app/")
-	}
-	db, err := sql.Open("postgres", base)
-	require.NoError(t, err)
-	name := fmt.Sprintf("flask_app_%d", time.Now().UnixNano())
-	_, err = db.Exec("CREATE DATABASE " + name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, _ = db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-		db.Close()
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	u.Path = "/" + name
-	return u.String()
+	t.Run("postgres", func(t *testing.T) { testPublishFailureAfterCommit(t, storetest.PostgresDB(t)) })
 }
 
 func testPublishFailureAfterCommit(t *testing.T, dbURL string) {
@@ -129,4 +101,10 @@ func testPublishFailureAfterCommit(t *testing.T, dbURL string) {
 		n, _, err := st.OutboxStats(ctx)
 		return err == nil && n == 0
 	}, 5*time.Second, 10*time.Millisecond, "the outbox is empty once published")
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	storetest.ClosePostgres()
+	os.Exit(code)
 }

@@ -3,14 +3,12 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +23,7 @@ import (
 
 	natsbroker "github.com/flaskhq/flask/events/nats"
 	"github.com/flaskhq/flask/job"
+	"github.com/flaskhq/flask/store/storetest"
 )
 
 var binDir string
@@ -45,6 +44,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	storetest.ClosePostgres()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -59,30 +59,12 @@ type env struct {
 
 func newEnv(t *testing.T, extra ...string) *env {
 	t.Helper()
-	base := os.Getenv("TEST_DATABASE_URL")
-	if base == "" {
-		if testing.Short() {
-			t.Skip("TEST_DATABASE_URL unset and -short given")
-		}
-		t.Fatal("TEST_DATABASE_URL is unset: run the end-to-end tests with scripts/with-postgres.sh go test ./e2e/")
-	}
-	db, err := sql.Open("postgres", base)
-	require.NoError(t, err)
-	name := fmt.Sprintf("flask_e2e_%d", time.Now().UnixNano())
-	_, err = db.Exec("CREATE DATABASE " + name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, _ = db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-		db.Close()
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	u.Path = "/" + name
+	dbURL := storetest.PostgresDB(t)
 	ns, err := natsbroker.RunEmbedded(natsbroker.EmbeddedConfig{StoreDir: t.TempDir(), Host: "127.0.0.1", Port: -1},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	e := &env{t: t, dbURL: u.String(), nats: ns}
+	e := &env{t: t, dbURL: dbURL, nats: ns}
 	e.common = append([]string{
 		"FLASK_DATABASE_URL=" + e.dbURL,
 		"FLASK_NATS_URL=" + ns.ClientURL(),

@@ -13,6 +13,7 @@ import (
 
 	"github.com/flaskhq/flask/job"
 	"github.com/flaskhq/flask/store"
+	"github.com/flaskhq/flask/store/storetest"
 )
 
 // benchStores runs fn against PostgreSQL (skipped when TEST_DATABASE_URL is
@@ -20,9 +21,9 @@ import (
 func benchStores(b *testing.B, fn func(b *testing.B, s *store.Store)) {
 	b.Run("postgres", func(b *testing.B) {
 		if os.Getenv("TEST_DATABASE_URL") == "" {
-			b.Skip(howToRunPostgres)
+			b.Skip(storetest.HowToRunPostgres)
 		}
-		s := openPostgres(b, postgresAdmin(b), store.Config{})
+		s := openPostgres(b, store.Config{})
 		_, err := s.Migrate(context.Background())
 		require.NoError(b, err)
 		fn(b, s)
