@@ -153,7 +153,9 @@ type APIConfig struct {
 	OutboxGrace time.Duration `envconfig:"OUTBOX_GRACE" default:"5s"`
 }
 
-func (c *APIConfig) validate() error {
+// Validate explains what is wrong with the configuration, naming the
+// variable, or returns nil.
+func (c *APIConfig) Validate() error {
 	if err := c.Common.validate(); err != nil {
 		return err
 	}
@@ -171,9 +173,6 @@ func (c *APIConfig) validate() error {
 	}
 	return nil
 }
-
-// Validate explains what is wrong with the configuration, or returns nil.
-func (c *APIConfig) Validate() error { return c.validate() }
 
 // WorkerConfig configures flask-worker.
 type WorkerConfig struct {
@@ -210,7 +209,9 @@ type WorkerConfig struct {
 	HTTPSigningSecretFile string `envconfig:"HTTP_SIGNING_SECRET_FILE"`
 }
 
-func (c *WorkerConfig) validate() error {
+// Validate explains what is wrong with the configuration, naming the
+// variable, or returns nil.
+func (c *WorkerConfig) Validate() error {
 	if err := c.Common.validate(); err != nil {
 		return err
 	}
@@ -240,9 +241,6 @@ func (c *WorkerConfig) validate() error {
 	}
 	return nil
 }
-
-// Validate explains what is wrong with the configuration, or returns nil.
-func (c *WorkerConfig) Validate() error { return c.validate() }
 
 // ParseQueues reads "q1:20,q2" into queue → concurrency.
 func ParseQueues(s string, def int) (map[string]int, error) {

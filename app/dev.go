@@ -71,10 +71,10 @@ func RunDev(ctx context.Context, cfg DevConfig, log *slog.Logger) error {
 	wcfg := WorkerConfig{Common: common, Queues: cfg.Queues, Concurrency: 10, ShutdownGrace: defaultShutdown,
 		FetchWait: 2 * time.Second, MaxFetch: 256,
 		HeartbeatInterval: defaultHeartbeat, WorkerTTL: defaultWorkerTTL}
-	if err := apiCfg.validate(); err != nil {
+	if err := apiCfg.Validate(); err != nil {
 		return err
 	}
-	if err := wcfg.validate(); err != nil {
+	if err := wcfg.Validate(); err != nil {
 		return err
 	}
 	cat, err := Catalog(common)

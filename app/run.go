@@ -150,7 +150,7 @@ type APIParts struct {
 // RunAPI runs flask-api until ctx ends, then shuts down in order: stop
 // taking requests, stop the relay, close the broker and the database.
 func RunAPI(ctx context.Context, cfg APIConfig, log *slog.Logger) error {
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	cat, err := Catalog(cfg.Common)
@@ -232,7 +232,7 @@ func ServeAPI(ctx context.Context, cfg APIConfig, p APIParts, ln net.Listener, l
 
 // RunWorker runs flask-worker until ctx ends, then drains (see worker.Pool.Run).
 func RunWorker(ctx context.Context, cfg WorkerConfig, reg *worker.Registry, log *slog.Logger) error {
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	if reg == nil {
