@@ -37,6 +37,9 @@ type Store interface {
 	RetryJob(ctx context.Context, id string) (*job.Job, []store.OutboxEntry, error)
 	// QueueStats summarises every queue that holds jobs.
 	QueueStats(ctx context.Context) ([]store.QueueStats, error)
+	// OutboxStats counts the committed jobs not yet published and returns
+	// when the oldest was written (nil when none waits).
+	OutboxStats(ctx context.Context) (int, *time.Time, error)
 	// ListWorkers lists the live workers.
 	ListWorkers(ctx context.Context) ([]store.WorkerInfo, error)
 	// Ping checks the connection to the database.

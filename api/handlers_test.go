@@ -637,6 +637,8 @@ func TestMetrics(t *testing.T) {
 		`flask_queue_jobs{queue="mail",state="failed"} 0`,
 		`flask_queue_oldest_age_seconds{queue="mail"} 0`,
 		`flask_queue_stats_up 1`,
+		`flask_outbox_entries 1`,
+		`flask_outbox_oldest_age_seconds 0`,
 	} {
 		require.Contains(t, body, want)
 	}
@@ -651,6 +653,16 @@ func TestMetrics(t *testing.T) {
 	w = h.get("/metrics")
 	require.Equal(t, http.StatusOK, w.Code, "a failed statistics read does not fail the scrape")
 	require.Contains(t, w.Body.String(), "flask_queue_stats_up 0")
+
+	h.store.FailWith(func(op string) error {
+		if op == "OutboxStats" {
+			return errors.New("db down")
+		}
+		return nil
+	})
+	w = h.get("/metrics")
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Contains(t, w.Body.String(), "flask_queue_stats_up 0", "an outbox read failure is reported too")
 }
 
 func TestNewRefusesBadConfig(t *testing.T) {

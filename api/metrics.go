@@ -59,9 +59,11 @@ type queueCollector struct {
 	timeout time.Duration
 	log     *slog.Logger
 
-	jobs *prometheus.Desc
-	age  *prometheus.Desc
-	up   *prometheus.Desc
+	jobs      *prometheus.Desc
+	age       *prometheus.Desc
+	up        *prometheus.Desc
+	outbox    *prometheus.Desc
+	outboxAge *prometheus.Desc
 }
 
 func newQueueCollector(st Store, now func() time.Time, timeout time.Duration, log *slog.Logger) *queueCollector {
@@ -76,6 +78,12 @@ func newQueueCollector(st Store, now func() time.Time, timeout time.Duration, lo
 		up: prometheus.NewDesc("flask_queue_stats_up",
 			"1 if the last read of the queue statistics succeeded, else 0.",
 			nil, nil),
+		outbox: prometheus.NewDesc("flask_outbox_entries",
+			"Committed jobs whose message is not yet confirmed published (the relay's backlog).",
+			nil, nil),
+		outboxAge: prometheus.NewDesc("flask_outbox_oldest_age_seconds",
+			"Age of the oldest unpublished outbox entry; 0 when none waits. Growing means publishing is failing.",
+			nil, nil),
 	}
 }
 
@@ -84,11 +92,13 @@ func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.jobs
 	ch <- c.age
 	ch <- c.up
+	ch <- c.outbox
+	ch <- c.outboxAge
 }
 
-// Collect reads the queue statistics, within the collector's timeout. When
-// the read fails it reports flask_queue_stats_up 0 and no queue metrics,
-// rather than failing the whole scrape.
+// Collect reads the queue and outbox statistics, within the collector's
+// timeout. When a read fails it reports flask_queue_stats_up 0 and no queue
+// metrics, rather than failing the whole scrape.
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
@@ -98,8 +108,16 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
 		return
 	}
+	n, oldest, err := c.store.OutboxStats(ctx)
+	if err != nil {
+		c.log.WarnContext(ctx, "read outbox statistics for metrics", "err", err)
+		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
+		return
+	}
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
 	now := c.now()
+	ch <- prometheus.MustNewConstMetric(c.outbox, prometheus.GaugeValue, float64(n))
+	ch <- prometheus.MustNewConstMetric(c.outboxAge, prometheus.GaugeValue, ageSeconds(now, oldest))
 	for _, q := range stats {
 		for _, st := range job.States() {
 			ch <- prometheus.MustNewConstMetric(c.jobs, prometheus.GaugeValue, float64(q.Counts[st]), q.Queue, string(st))

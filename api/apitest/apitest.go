@@ -30,6 +30,8 @@ type Store struct {
 	order   []string // ids in insertion order
 	keys    map[string]string
 	workers []store.WorkerInfo
+	// pending are the outbox entries handed out; the fake never publishes.
+	pending []store.OutboxEntry
 	// fail, when set, is asked before each operation whether it fails.
 	fail     func(op string) error
 	pingErr  error
@@ -131,7 +133,9 @@ func clone(j *job.Job) *job.Job {
 }
 
 func (s *Store) outbox(j *job.Job) store.OutboxEntry {
-	return store.OutboxEntry{ID: uuid.Must(uuid.NewV7()).String(), JobID: j.ID, Queue: j.Queue, Type: j.Type, CreatedAt: s.now()}
+	e := store.OutboxEntry{ID: uuid.Must(uuid.NewV7()).String(), JobID: j.ID, Queue: j.Queue, Type: j.Type, CreatedAt: s.now()}
+	s.pending = append(s.pending, e)
+	return e
 }
 
 // InsertJobs inserts every job or none, honouring idempotency keys.
@@ -298,6 +302,21 @@ func (s *Store) RetryJob(ctx context.Context, id string) (*job.Job, []store.Outb
 		j.MaxAttempts = j.Attempt + 1
 	}
 	return clone(j), []store.OutboxEntry{s.outbox(j)}, nil
+}
+
+// OutboxStats counts the outbox entries handed out (the fake never
+// publishes them) and returns the oldest one's time.
+func (s *Store) OutboxStats(ctx context.Context) (int, *time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("OutboxStats"); err != nil {
+		return 0, nil, err
+	}
+	if len(s.pending) == 0 {
+		return 0, nil, nil
+	}
+	t := s.pending[0].CreatedAt
+	return len(s.pending), &t, nil
 }
 
 // QueueStats counts jobs by queue and state.
