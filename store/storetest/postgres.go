@@ -174,4 +174,3 @@ func (a *pgAdmin) close() {
 	a.bg.Wait()
 	_ = a.db.Close()
 }
-
