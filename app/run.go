@@ -260,7 +260,14 @@ func RunWorker(ctx context.Context, cfg WorkerConfig, reg *worker.Registry, log 
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
-	hs := &http.Server{Handler: healthHandler(st, b, metrics), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+	// POST /drain (from the preStop hook) starts the same drain as SIGTERM.
+	runCtx, startDrain := context.WithCancel(ctx)
+	defer startDrain()
+	poolDone := make(chan struct{})
+	health := healthHandler(st, b, metrics, drainer{start: startDrain, done: poolDone})
+	// No WriteTimeout: a drain request waits for the pool, bounded by the
+	// grace period; handlers set their own deadlines.
+	hs := &http.Server{Handler: health, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: time.Minute}
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("health server stopped", "err", err)
@@ -272,7 +279,8 @@ func RunWorker(ctx context.Context, cfg WorkerConfig, reg *worker.Registry, log 
 		return err
 	}
 	defer stopDebug()
-	err = pool.Run(ctx)
+	err = pool.Run(runCtx)
+	close(poolDone)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	_ = hs.Shutdown(sctx)
@@ -291,9 +299,10 @@ func NewPool(cfg WorkerConfig, st worker.Store, c events.Consumer, reg *worker.R
 	}, st, c, reg, log, metrics)
 }
 
-// healthHandler serves a worker's /healthz, /readyz and /metrics.
-func healthHandler(st *store.Store, b events.Pinger, g prometheus.Gatherer) http.Handler {
+// healthHandler serves a worker's /healthz, /readyz, /metrics and POST /drain.
+func healthHandler(st *store.Store, b events.Pinger, g prometheus.Gatherer, drain http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("POST /drain", drain)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
