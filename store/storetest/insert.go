@@ -300,6 +300,22 @@ func (h *harness) testGet(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, jobs)
 	})
+
+	t.Run("GetJobByKey", func(t *testing.T) {
+		e := h.setup(t)
+		p := params("default")
+		p.IdempotencyKey = "order-42"
+		keyed := e.insert(p)
+		e.insert(params("default")) // no key: never found by one
+		got, err := e.s.GetJobByKey(e.ctx, "order-42")
+		require.NoError(t, err)
+		require.Equal(t, e.get(keyed.ID), *got, "the job as GetJob reads it")
+
+		for _, key := range []string{"order-4", "ORDER-42", ""} {
+			_, err := e.s.GetJobByKey(e.ctx, key)
+			require.ErrorIs(t, err, job.ErrNotFound, "key %q: keys match exactly", key)
+		}
+	})
 }
 
 func upper(s string) string {
