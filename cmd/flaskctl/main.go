@@ -13,10 +13,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/flaskhq/flask/app"
-	"github.com/flaskhq/flask/store"
 )
 
 const usage = `flaskctl: Flask's command line.
@@ -52,7 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "dev":
 		return runDev(ctx, args[1:], stdout, stderr)
 	case "migrate":
-		return runMigrate(ctx, args[1:], stdout, stderr, getenv)
+		return app.MigrateCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "jobs":
 		return runJobs(ctx, args[1:], stdout, stderr, getenv)
 	case "queues":
@@ -87,38 +85,4 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	return app.RunDev(ctx, app.DevConfig{Addr: *addr, DataDir: *dataDir, Queues: *queues, Out: stdout}, log)
-}
-
-func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dsn := fs.String("database", getenv("FLASK_DATABASE_URL"), "database URL (default FLASK_DATABASE_URL)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *dsn == "" {
-		return errors.New("migrate: no database: set FLASK_DATABASE_URL or --database")
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, err := store.Open(ctx, *dsn, store.Config{MaxOpenConns: 2}, log)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	defer st.Close()
-	applied, err := st.Migrate(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	v, err := st.SchemaVersion(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	if len(applied) == 0 {
-		fmt.Fprintf(stdout, "database schema is up to date at version %d\n", v)
-		return nil
-	}
-	fmt.Fprintf(stdout, "applied migrations %v; schema is at version %d\n", applied, v)
-	return nil
 }
