@@ -351,8 +351,7 @@ func TestHTTPResponseTooLarge(t *testing.T) {
 
 func TestHTTPRedirects(t *testing.T) {
 	t.Parallel()
-	var tg *target
-	tg = startTarget(t, "", func(w http.ResponseWriter, r *http.Request) {
+	tg := startTarget(t, "", func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/old":
 			http.Redirect(w, r, "/new", http.StatusTemporaryRedirect)
