@@ -237,6 +237,8 @@ topologySpreadConstraints:
 {{- define "flask.workerGroup" -}}
 {{- $g := deepCopy .ctx.Values.worker.defaults }}
 {{- $_ := set $g "shutdownGrace" .ctx.Values.worker.shutdownGrace }}
+{{- $_ := set $g "enabled" true }}
+{{- $_ := set $g "mode" "deployment" }}
 {{- include "flask.deepMerge" (dict "dst" $g "src" .group) }}
 {{- $_ := set $g "name" .name }}
 {{- toYaml $g }}
