@@ -34,7 +34,8 @@ type options struct {
 }
 
 // WithoutDedup declares that the broker does not drop a second publish of
-// the same Message.ID; reason is logged in place of the de-duplication test.
+// the same Message.ID, for the reason given: the de-duplication test then
+// checks that every copy is delivered instead (none may be lost either).
 func WithoutDedup(reason string) Option {
 	return func(o *options) { o.noDedup = reason }
 }
@@ -76,10 +77,14 @@ func Run(t *testing.T, newBroker func(t *testing.T) Broker, opts ...Option) {
 		{"RoundTrip", s.testRoundTrip},
 		{"AckRemoves", s.testAckRemoves},
 		{"RedeliveredAfterAckWait", s.testRedeliveredAfterAckWait},
+		{"CrashedConsumerRedelivered", s.testCrashedConsumer},
 		{"NakZeroRedeliversPromptly", s.testNakZero},
 		{"NakDelayWaits", s.testNakDelay},
+		{"NakDelayDoesNotHoldOthers", s.testNakDelayNotBlocking},
 		{"ExtendKeepsLease", s.testExtend},
 		{"Batch", s.testBatch},
+		{"FetchMoreThanTen", s.testFetchMoreThanTen},
+		{"MixedQueueBatch", s.testMixedQueueBatch},
 		{"ConcurrentPublish", s.testConcurrentPublish},
 		{"QueuesIsolated", s.testQueuesIsolated},
 		{"DuplicateIDDeliveredOnce", s.testDedup},
@@ -433,8 +438,8 @@ func (s *suite) testQueuesIsolated(t *testing.T) {
 
 func (s *suite) testDedup(t *testing.T) {
 	if s.opts.noDedup != "" {
-		t.Logf("broker does not de-duplicate publishes: %s", s.opts.noDedup)
-		t.SkipNow()
+		s.testNoDedup(t)
+		return
 	}
 	ctx := t.Context()
 	b := s.newBroker(t)
@@ -542,4 +547,149 @@ func (s *suite) testClosed(t *testing.T) {
 	require.ErrorIs(t, err, events.ErrClosed, "fetch after Close")
 	// A second Close must not panic; its result is the broker's choice.
 	_ = b.Close()
+}
+
+// testNoDedup is the de-duplication test of a broker that does not
+// de-duplicate: every copy published is delivered, unchanged.
+func (s *suite) testNoDedup(t *testing.T) {
+	t.Logf("broker does not de-duplicate publishes (%s): every copy must arrive", s.opts.noDedup)
+	ctx := t.Context()
+	b := s.newBroker(t)
+	m := newMessage(t, QueueA)
+	require.NoError(t, b.Publish(ctx, m))
+	require.NoError(t, b.Publish(ctx, m, m))
+	for _, d := range fetchN(t, b, QueueA, 3, 10) {
+		require.Equal(t, m, d.Message())
+		require.Equal(t, 1, d.NumDelivered(), "each copy is a message of its own")
+		require.NoError(t, d.Ack(ctx))
+	}
+	expectNothing(t, b, QueueA, b.AckWait())
+}
+
+// testCrashedConsumer is a worker process that dies holding a delivery: its
+// connection goes away without an ack or a nak, and another consumer gets
+// the message once AckWait has passed, not before.
+func (s *suite) testCrashedConsumer(t *testing.T) {
+	ctx := t.Context()
+	b := s.newBroker(t)
+	aw := b.AckWait()
+	other := Broker(b)
+	if s.opts.newPeer != nil {
+		other = s.opts.newPeer(t, b)
+	} else {
+		t.Log("no peer broker given: the crashed consumer's queue is read through the same broker")
+	}
+	m := newMessage(t, QueueA)
+	require.NoError(t, b.Publish(ctx, m))
+	fetched := time.Now()
+	d := fetchN(t, b, QueueA, 1, 1)[0]
+	require.Equal(t, m.ID, d.Message().ID)
+	if other != b {
+		// The crash: the connection is gone, the delivery never answered.
+		_ = b.Close()
+	}
+
+	ds, err := other.Fetch(ctx, QueueA, 10, 3*aw)
+	require.NoError(t, err)
+	require.Len(t, ds, 1, "the crashed consumer's message was not redelivered within 3×AckWait")
+	require.GreaterOrEqual(t, time.Since(fetched), aw-slack, "redelivered before AckWait passed")
+	require.Equal(t, m, ds[0].Message())
+	require.Equal(t, 2, ds[0].NumDelivered())
+	require.NoError(t, ds[0].Ack(ctx))
+}
+
+// testNakDelayNotBlocking: a message naked with a delay does not hold back
+// messages published after it — the suite never assumes an order, and
+// neither may Flask.
+func (s *suite) testNakDelayNotBlocking(t *testing.T) {
+	ctx := t.Context()
+	b := s.newBroker(t)
+	aw := b.AckWait()
+	first := newMessage(t, QueueA)
+	require.NoError(t, b.Publish(ctx, first))
+	d := fetchN(t, b, QueueA, 1, 1)[0]
+	require.NoError(t, d.Nak(ctx, 3*aw))
+	naked := time.Now()
+
+	later := make([]events.Message, 3)
+	for i := range later {
+		later[i] = newMessage(t, QueueA)
+	}
+	require.NoError(t, b.Publish(ctx, later...))
+	got := map[string]bool{}
+	for _, d := range fetchN(t, b, QueueA, len(later), 10) {
+		require.NotEqual(t, first.ID, d.Message().ID, "the naked message came back before its delay")
+		got[d.Message().ID] = true
+		require.NoError(t, d.Ack(ctx))
+	}
+	require.Less(t, time.Since(naked), 3*aw, "later messages waited for the naked one")
+	for _, m := range later {
+		require.True(t, got[m.ID], "message %s missing", m.ID)
+	}
+
+	ds, err := b.Fetch(ctx, QueueA, 10, 5*aw)
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	require.Equal(t, first.ID, ds[0].Message().ID)
+	require.GreaterOrEqual(t, time.Since(naked), 3*aw-slack, "redelivered before the Nak delay")
+	require.NoError(t, ds[0].Ack(ctx))
+}
+
+// testFetchMoreThanTen: with 40 messages waiting, a Fetch for 40 returns
+// more than ten at a time (SQS receives at most ten per call, so a broker
+// built on it must receive in parallel or loop).
+func (s *suite) testFetchMoreThanTen(t *testing.T) {
+	const n = 40
+	ctx := t.Context()
+	b := s.newBroker(t)
+	msgs := make([]events.Message, n)
+	for i := range msgs {
+		msgs[i] = newMessage(t, QueueA)
+	}
+	require.NoError(t, b.Publish(ctx, msgs...))
+	seen := map[string]bool{}
+	biggest := 0
+	deadline := time.Now().Add(longWait)
+	for len(seen) < n {
+		require.True(t, time.Now().Before(deadline), "got %d of %d messages", len(seen), n)
+		ds, err := b.Fetch(ctx, QueueA, n-len(seen), longWait)
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(ds), n-len(seen), "fetch returned more than max")
+		biggest = max(biggest, len(ds))
+		for _, d := range ds {
+			require.False(t, seen[d.Message().ID], "delivered twice")
+			seen[d.Message().ID] = true
+			require.NoError(t, d.Ack(ctx))
+		}
+	}
+	require.Greater(t, biggest, 10, "no fetch returned more than ten messages")
+}
+
+// testMixedQueueBatch publishes one batch of 30 messages over both queues
+// (more than one SendMessageBatch per queue) and gets each on its own queue.
+func (s *suite) testMixedQueueBatch(t *testing.T) {
+	const n = 30
+	ctx := t.Context()
+	b := s.newBroker(t)
+	msgs := make([]events.Message, n)
+	want := map[string]map[string]events.Message{QueueA: {}, QueueB: {}}
+	for i := range msgs {
+		q := QueueA
+		if i%3 == 0 {
+			q = QueueB
+		}
+		msgs[i] = newMessage(t, q)
+		want[q][msgs[i].ID] = msgs[i]
+	}
+	require.NoError(t, b.Publish(ctx, msgs...))
+	for _, q := range []string{QueueA, QueueB} {
+		for _, d := range fetchN(t, b, q, len(want[q]), n) {
+			m, ok := want[q][d.Message().ID]
+			require.True(t, ok, "message %s on queue %s is not one of its own", d.Message().ID, q)
+			require.Equal(t, m, d.Message())
+			delete(want[q], m.ID)
+			require.NoError(t, d.Ack(ctx))
+		}
+		require.Empty(t, want[q])
+	}
 }
