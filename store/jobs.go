@@ -44,6 +44,7 @@ func (s *Store) InsertJobs(ctx context.Context, params []InsertParams) ([]Insert
 // pendingJob is one row to insert, built from its params.
 type pendingJob struct {
 	job.Job
+	tenant      string
 	call, index int
 	// outboxID is the id of the job's outbox entry ("" for a scheduled job).
 	outboxID string
@@ -59,13 +60,17 @@ func (s *Store) insertGroup(ctx context.Context, calls [][]InsertParams) ([]inse
 				MaxAttempts: p.MaxAttempts, Timeout: job.Duration(p.Timeout), RunAt: now, CreatedAt: now,
 				IdempotencyKey: p.IdempotencyKey, Errors: []job.AttemptError{},
 			}
+			tenant := p.Tenant
+			if tenant == "" {
+				tenant = DefaultTenant
+			}
 			if len(j.Payload) == 0 {
 				j.Payload = json.RawMessage("null")
 			}
 			if runAt := dbPrecision(p.RunAt); !p.RunAt.IsZero() && runAt.After(now) {
 				j.State, j.RunAt = job.StateScheduled, runAt
 			}
-			rows = append(rows, pendingJob{Job: j, call: c, index: i})
+			rows = append(rows, pendingJob{Job: j, tenant: tenant, call: c, index: i})
 		}
 	}
 	for i := range rows {
@@ -116,7 +121,7 @@ func (s *Store) insertGroup(ctx context.Context, calls [][]InsertParams) ([]inse
 			}
 			continue
 		}
-		orig, ok := existing[r.IdempotencyKey]
+		orig, ok := existing[tenantKey(r.tenant, r.IdempotencyKey)]
 		if !ok {
 			return nil, fmt.Errorf("job %s was neither inserted nor found by idempotency key", r.ID)
 		}
@@ -132,13 +137,14 @@ func (s *Store) insertRowsPG(ctx context.Context, rows []pendingJob, now time.Ti
 	inserted := make(map[string]bool, len(rows))
 	n := len(rows)
 	ids, queues, types, payloads, states, keys := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	tenants := make([]string, n)
 	maxAtt, timeouts := make([]int64, n), make([]int64, n)
 	runAts := make([]time.Time, n)
 	var outIDs, outJobs []string
 	for i, r := range rows {
 		ids[i], queues[i], types[i], payloads[i], states[i], keys[i] = r.ID, r.Queue, r.Type, string(r.Payload), string(r.State), r.IdempotencyKey
 		maxAtt[i], timeouts[i] = int64(r.MaxAttempts), time.Duration(r.Timeout).Milliseconds()
-		runAts[i] = r.RunAt
+		runAts[i], tenants[i] = r.RunAt, r.tenant
 		if r.outboxID != "" {
 			outIDs, outJobs = append(outIDs, r.outboxID), append(outJobs, r.ID)
 		}
@@ -147,11 +153,11 @@ func (s *Store) insertRowsPG(ctx context.Context, rows []pendingJob, now time.Ti
 	// conflict with it and are skipped, as on SQLite. The outbox rows are
 	// written only for the jobs inserted, by the same statement.
 	q := `WITH ins AS (
-			INSERT INTO jobs (id, queue, type, payload, state, max_attempts, timeout_ms, run_at, created_at, idempotency_key)
-			SELECT t.id, t.queue, t.type, t.payload::jsonb, t.state, t.max_attempts, t.timeout_ms, t.run_at, $10::timestamptz, NULLIF(t.idempotency_key, '')
-			FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[], $8::timestamptz[], $9::text[])
-				AS t(id, queue, type, payload, state, max_attempts, timeout_ms, run_at, idempotency_key)
-			ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+			INSERT INTO jobs (id, queue, type, payload, state, max_attempts, timeout_ms, run_at, created_at, idempotency_key, tenant)
+			SELECT t.id, t.queue, t.type, t.payload::jsonb, t.state, t.max_attempts, t.timeout_ms, t.run_at, $10::timestamptz, NULLIF(t.idempotency_key, ''), t.tenant
+			FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[], $8::timestamptz[], $9::text[], $13::text[])
+				AS t(id, queue, type, payload, state, max_attempts, timeout_ms, run_at, idempotency_key, tenant)
+			ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 			RETURNING id, queue, type
 		), outbox AS (
 			INSERT INTO job_outbox (id, job_id, queue, type, created_at)
@@ -162,7 +168,7 @@ func (s *Store) insertRowsPG(ctx context.Context, rows []pendingJob, now time.Ti
 	var got []string
 	if err := s.db.SelectContext(ctx, &got, q, pq.Array(ids), pq.Array(queues), pq.Array(types), pq.Array(payloads),
 		pq.Array(states), pq.Array(maxAtt), pq.Array(timeouts), pq.Array(pgTimes(runAts)), pq.Array(keys), s.ts(now),
-		pq.Array(outIDs), pq.Array(outJobs)); err != nil {
+		pq.Array(outIDs), pq.Array(outJobs), pq.Array(tenants)); err != nil {
 		return nil, s.translate(err)
 	}
 	for _, id := range got {
@@ -175,16 +181,16 @@ func (s *Store) insertRowsPG(ctx context.Context, rows []pendingJob, now time.Ti
 // key exists, and returns the ids inserted. The caller writes the outbox.
 func (s *Store) insertRowsSQLite(ctx context.Context, tx *sqlx.Tx, rows []pendingJob, now time.Time) (map[string]bool, error) {
 	inserted := make(map[string]bool, len(rows))
-	stmt, err := tx.PreparexContext(ctx, `INSERT INTO jobs (id, queue, type, payload, state, max_attempts, timeout_ms, run_at, created_at, idempotency_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, ''))
-		ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`)
+	stmt, err := tx.PreparexContext(ctx, `INSERT INTO jobs (id, queue, type, payload, state, max_attempts, timeout_ms, run_at, created_at, idempotency_key, tenant)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, ''), ?)
+		ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`)
 	if err != nil {
 		return nil, s.translate(err)
 	}
 	defer stmt.Close()
 	for _, r := range rows {
 		res, err := stmt.ExecContext(ctx, r.ID, r.Queue, r.Type, string(r.Payload), string(r.State), r.MaxAttempts,
-			time.Duration(r.Timeout).Milliseconds(), s.ts(r.RunAt), s.ts(now), r.IdempotencyKey)
+			time.Duration(r.Timeout).Milliseconds(), s.ts(r.RunAt), s.ts(now), r.IdempotencyKey, r.tenant)
 		if err != nil {
 			return nil, s.translate(err)
 		}
@@ -195,20 +201,36 @@ func (s *Store) insertRowsSQLite(ctx context.Context, tx *sqlx.Tx, rows []pendin
 	return inserted, nil
 }
 
-// existingByKey loads the jobs that own the idempotency keys of rows not inserted.
+// existingByKey loads the jobs that own the idempotency keys of rows not
+// inserted, keyed by tenantKey.
 func (s *Store) existingByKey(ctx context.Context, q sqlx.QueryerContext, rows []pendingJob, inserted map[string]bool) (map[string]job.Job, error) {
-	var keys []string
+	var tenants, keys []string
 	for _, r := range rows {
 		if !inserted[r.ID] && r.IdempotencyKey != "" {
-			keys = append(keys, r.IdempotencyKey)
+			tenants, keys = append(tenants, r.tenant), append(keys, r.IdempotencyKey)
 		}
 	}
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	cond, arg := s.inList("idempotency_key", "text", keys)
-	var found []jobRow
-	if err := sqlx.SelectContext(ctx, q, &found, s.rebind(`SELECT `+jobColumns+` FROM jobs WHERE `+cond), arg); err != nil {
+	var query string
+	var args []any
+	if s.d == postgres {
+		query = `SELECT ` + jobColumns + `, tenant FROM jobs WHERE idempotency_key IS NOT NULL AND (tenant, idempotency_key) IN
+			(SELECT * FROM unnest($1::text[], $2::text[]))`
+		args = []any{pq.Array(tenants), pq.Array(keys)}
+	} else {
+		pairs := make([][2]string, len(keys))
+		for i := range keys {
+			pairs[i] = [2]string{tenants[i], keys[i]}
+		}
+		b, _ := json.Marshal(pairs) // strings always marshal
+		query = `SELECT ` + jobColumns + `, tenant FROM jobs WHERE idempotency_key IS NOT NULL AND (tenant, idempotency_key) IN
+			(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))`
+		args = []any{string(b)}
+	}
+	var found []tenantJobRow
+	if err := sqlx.SelectContext(ctx, q, &found, query, args...); err != nil {
 		return nil, s.translate(err)
 	}
 	out := make(map[string]job.Job, len(found))
@@ -217,19 +239,44 @@ func (s *Store) existingByKey(ctx context.Context, q sqlx.QueryerContext, rows [
 		if err != nil {
 			return nil, err
 		}
-		out[j.IdempotencyKey] = j
+		out[tenantKey(found[i].Tenant, j.IdempotencyKey)] = j
 	}
 	return out, nil
 }
 
-// GetJob returns one job.
+// tenantKey joins a tenant and an idempotency key into one map key.
+func tenantKey(tenant, key string) string { return tenant + "\x00" + key }
+
+// tenantJobRow is a job row with its tenant.
+type tenantJobRow struct {
+	jobRow
+	Tenant string `db:"tenant"`
+}
+
+// tenantFilter renders the condition that limits a query to tenant's jobs,
+// or "" for AllTenants.
+func tenantFilter(tenant string) (string, []any) {
+	if tenant == AllTenants {
+		return "", nil
+	}
+	return " AND tenant = ?", []any{tenant}
+}
+
+// GetJob returns one job, whatever its tenant.
 func (s *Store) GetJob(ctx context.Context, id string) (*job.Job, error) {
+	return s.GetTenantJob(ctx, AllTenants, id)
+}
+
+// GetTenantJob returns one job of tenant (any tenant's for AllTenants):
+// job.ErrNotFound when the job belongs to another tenant.
+func (s *Store) GetTenantJob(ctx context.Context, tenant, id string) (*job.Job, error) {
 	cid, ok := canonicalID(id)
 	if !ok {
 		return nil, job.ErrNotFound
 	}
+	cond, targs := tenantFilter(tenant)
 	var r jobRow
-	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+jobColumns+` FROM jobs WHERE id = ?`), cid); err != nil {
+	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+jobColumns+` FROM jobs WHERE id = ?`+cond), append([]any{cid}, targs...)...); err != nil {
 		return nil, fmt.Errorf("get job %s: %w", id, s.translate(err))
 	}
 	j, err := r.job()
@@ -274,6 +321,9 @@ func (s *Store) GetJobs(ctx context.Context, ids []string) ([]job.Job, error) {
 func (s *Store) ListJobs(ctx context.Context, p ListParams) ([]job.Job, error) {
 	var where []string
 	var args []any
+	if p.Tenant != AllTenants {
+		where, args = append(where, "tenant = ?"), append(args, p.Tenant)
+	}
 	if p.Queue != "" {
 		where, args = append(where, "queue = ?"), append(args, p.Queue)
 	}
@@ -326,22 +376,29 @@ func jobsFromRows(rows []jobRow) ([]job.Job, error) {
 // context when it next looks (within a heartbeat). Other states give a
 // *job.StateError.
 func (s *Store) CancelJob(ctx context.Context, id string) (*job.Job, error) {
+	return s.CancelTenantJob(ctx, AllTenants, id)
+}
+
+// CancelTenantJob is CancelJob for a job of tenant (any tenant's for
+// AllTenants): job.ErrNotFound when the job belongs to another tenant.
+func (s *Store) CancelTenantJob(ctx context.Context, tenant, id string) (*job.Job, error) {
 	cid, ok := canonicalID(id)
 	if !ok {
 		return nil, job.ErrNotFound
 	}
 	now := s.ts(s.now())
+	cond, targs := tenantFilter(tenant)
 	// A second request for a running job keeps the time of the first.
 	q := s.rebind(`UPDATE jobs SET
 			state = CASE WHEN state = 'running' THEN state ELSE 'cancelled' END,
 			finished_at = CASE WHEN state = 'running' THEN finished_at ELSE ? END,
 			cancel_requested_at = CASE WHEN state = 'running' THEN COALESCE(cancel_requested_at, ?) ELSE cancel_requested_at END
-		WHERE id = ? AND state IN ('scheduled', 'queued', 'retrying', 'running')
+		WHERE id = ? AND state IN ('scheduled', 'queued', 'retrying', 'running')` + cond + `
 		RETURNING ` + jobColumns)
 	var r jobRow
-	err := s.db.GetContext(ctx, &r, q, now, now, cid)
+	err := s.db.GetContext(ctx, &r, q, append([]any{now, now, cid}, targs...)...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, s.stateError(ctx, s.db, cid, "cancel")
+		return nil, s.stateError(ctx, s.db, tenant, cid, "cancel")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cancel job %s: %w", id, s.translate(err))
@@ -357,6 +414,12 @@ func (s *Store) CancelJob(ctx context.Context, id string) (*job.Job, error) {
 // had used all its attempts it gets one more. It returns the outbox entry to
 // publish.
 func (s *Store) RetryJob(ctx context.Context, id string) (*job.Job, []OutboxEntry, error) {
+	return s.RetryTenantJob(ctx, AllTenants, id)
+}
+
+// RetryTenantJob is RetryJob for a job of tenant (any tenant's for
+// AllTenants): job.ErrNotFound when the job belongs to another tenant.
+func (s *Store) RetryTenantJob(ctx context.Context, tenant, id string) (*job.Job, []OutboxEntry, error) {
 	cid, ok := canonicalID(id)
 	if !ok {
 		return nil, nil, job.ErrNotFound
@@ -366,17 +429,18 @@ func (s *Store) RetryJob(ctx context.Context, id string) (*job.Job, []OutboxEntr
 	if s.d == sqlite {
 		greatest = "MAX"
 	}
+	cond, targs := tenantFilter(tenant)
 	var j job.Job
 	var entry OutboxEntry
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var r jobRow
 		err := tx.GetContext(ctx, &r, s.rebind(`UPDATE jobs SET state = 'queued', run_at = ?, finished_at = NULL,
 				cancel_requested_at = NULL, max_attempts = `+greatest+`(max_attempts, attempt + 1)
-			WHERE id = ? AND state IN ('failed', 'cancelled')
-			RETURNING `+jobColumns), s.ts(now), cid)
+			WHERE id = ? AND state IN ('failed', 'cancelled')`+cond+`
+			RETURNING `+jobColumns), append([]any{s.ts(now), cid}, targs...)...)
 		if errors.Is(err, sql.ErrNoRows) {
 			// Ask inside the transaction: SQLite's only connection is ours.
-			return s.stateError(ctx, tx, cid, "retry")
+			return s.stateError(ctx, tx, tenant, cid, "retry")
 		}
 		if err != nil {
 			return s.translate(err)
@@ -393,11 +457,12 @@ func (s *Store) RetryJob(ctx context.Context, id string) (*job.Job, []OutboxEntr
 	return &j, []OutboxEntry{entry}, nil
 }
 
-// stateError explains why an update matched no row: the job is missing, or
-// its state does not allow op.
-func (s *Store) stateError(ctx context.Context, q sqlx.QueryerContext, id, op string) error {
+// stateError explains why an update matched no row: the job is missing (or
+// another tenant's), or its state does not allow op.
+func (s *Store) stateError(ctx context.Context, q sqlx.QueryerContext, tenant, id, op string) error {
+	cond, targs := tenantFilter(tenant)
 	var st string
-	err := sqlx.GetContext(ctx, q, &st, s.rebind(`SELECT state FROM jobs WHERE id = ?`), id)
+	err := sqlx.GetContext(ctx, q, &st, s.rebind(`SELECT state FROM jobs WHERE id = ?`+cond), append([]any{id}, targs...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return job.ErrNotFound
 	}
@@ -407,21 +472,36 @@ func (s *Store) stateError(ctx context.Context, q sqlx.QueryerContext, id, op st
 	return &job.StateError{ID: id, Op: op, State: job.State(st)}
 }
 
-// QueueStats counts jobs by queue and state, with the oldest waiting job per queue.
+// QueueStats counts jobs by queue and state, with the oldest waiting job per
+// queue, over every tenant.
 func (s *Store) QueueStats(ctx context.Context) ([]QueueStats, error) {
+	return s.TenantQueueStats(ctx, AllTenants)
+}
+
+// TenantQueueStats is QueueStats over the jobs of tenant only (every
+// tenant's for AllTenants).
+func (s *Store) TenantQueueStats(ctx context.Context, tenant string) ([]QueueStats, error) {
+	where, targs := "", []any(nil)
+	if tenant != AllTenants {
+		where, targs = " WHERE tenant = ?", []any{tenant}
+	}
+	and := " AND tenant = ?"
+	if tenant == AllTenants {
+		and = ""
+	}
 	var counts []struct {
 		Queue string `db:"queue"`
 		State string `db:"state"`
 		N     int    `db:"n"`
 	}
-	if err := s.db.SelectContext(ctx, &counts, `SELECT queue, state, COUNT(*) AS n FROM jobs GROUP BY queue, state ORDER BY queue`); err != nil {
+	if err := s.db.SelectContext(ctx, &counts, s.rebind(`SELECT queue, state, COUNT(*) AS n FROM jobs`+where+` GROUP BY queue, state ORDER BY queue`), targs...); err != nil {
 		return nil, fmt.Errorf("queue stats: %w", s.translate(err))
 	}
 	var oldest []struct {
 		Queue string `db:"queue"`
 		At    dbTime `db:"at"`
 	}
-	if err := s.db.SelectContext(ctx, &oldest, `SELECT queue, MIN(run_at) AS at FROM jobs WHERE state = 'queued' GROUP BY queue`); err != nil {
+	if err := s.db.SelectContext(ctx, &oldest, s.rebind(`SELECT queue, MIN(run_at) AS at FROM jobs WHERE state = 'queued'`+and+` GROUP BY queue`), targs...); err != nil {
 		return nil, fmt.Errorf("queue stats: %w", s.translate(err))
 	}
 	var out []QueueStats
@@ -441,6 +521,16 @@ func (s *Store) QueueStats(ctx context.Context) ([]QueueStats, error) {
 		}
 	}
 	return out, nil
+}
+
+// CountWaiting counts the jobs of tenant that wait to run: scheduled,
+// queued or retrying. It reads the (tenant, state) index.
+func (s *Store) CountWaiting(ctx context.Context, tenant string) (int, error) {
+	var n int
+	if err := s.db.GetContext(ctx, &n, s.rebind(`SELECT COUNT(*) FROM jobs WHERE tenant = ? AND state IN ('scheduled', 'queued', 'retrying')`), tenant); err != nil {
+		return 0, fmt.Errorf("count waiting jobs of tenant %s: %w", tenant, s.translate(err))
+	}
+	return n, nil
 }
 
 // inTx runs fn in a transaction, committing if it returns nil.

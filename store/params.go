@@ -7,8 +7,20 @@ import (
 	"github.com/flaskhq/flask/job"
 )
 
+// DefaultTenant owns the jobs inserted without a tenant, and those that
+// existed before tenants did.
+const DefaultTenant = "default"
+
+// AllTenants, as the tenant of a read or an update, matches the jobs of
+// every tenant. Only callers acting for the platform (admin API keys, the
+// worker, the relay) use it.
+const AllTenants = ""
+
 // InsertParams describes one job to insert.
 type InsertParams struct {
+	// Tenant owns the job; "" means DefaultTenant. Idempotency keys are
+	// unique per tenant.
+	Tenant      string
 	Queue       string
 	Type        string
 	Payload     json.RawMessage
@@ -42,9 +54,12 @@ type OutboxEntry struct {
 
 // ListParams filters and pages ListJobs. Results are newest first.
 type ListParams struct {
-	Queue string
-	State job.State
-	Type  string
+	// Tenant limits the list to one tenant's jobs; AllTenants ("") lists
+	// every tenant's.
+	Tenant string
+	Queue  string
+	State  job.State
+	Type   string
 	// Limit caps the page size (1…1000).
 	Limit int
 	// Cursor is the id of the last job of the previous page; the page holds
