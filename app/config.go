@@ -151,6 +151,12 @@ type APIConfig struct {
 	// OutboxGrace is the age after which an unpublished outbox entry is
 	// republished by the sweep. Default 5s.
 	OutboxGrace time.Duration `envconfig:"OUTBOX_GRACE" default:"5s"`
+	// WebEnabled serves the web dashboard at / beside the API. Default true.
+	WebEnabled bool `envconfig:"WEB_ENABLED" default:"true"`
+	// WebPollInterval is how often the dashboard's live updates read the
+	// store while a dashboard page is open (one read per process, whatever
+	// the number of pages). Default 1s.
+	WebPollInterval time.Duration `envconfig:"WEB_POLL_INTERVAL" default:"1s"`
 }
 
 // Validate explains what is wrong with the configuration, naming the
@@ -170,6 +176,9 @@ func (c *APIConfig) Validate() error {
 	}
 	if c.RelayInterval < 10*time.Millisecond {
 		return errors.New("FLASK_RELAY_INTERVAL must be at least 10ms")
+	}
+	if c.WebEnabled && (c.WebPollInterval < 100*time.Millisecond || c.WebPollInterval > time.Minute) {
+		return errors.New("FLASK_WEB_POLL_INTERVAL must be between 100ms and 1m")
 	}
 	return nil
 }
@@ -307,6 +316,7 @@ const (
 	defaultOutboxGrace   = 5 * time.Second
 	defaultHeartbeat     = 2 * time.Second
 	defaultWorkerTTL     = 30 * time.Second
+	defaultWebPoll       = time.Second
 )
 
 // Build information, set at link time:

@@ -67,7 +67,7 @@ func RunDev(ctx context.Context, cfg DevConfig, log *slog.Logger) error {
 	}
 	apiCfg := APIConfig{Common: common, HTTPAddr: cfg.Addr, MaxBodyBytes: 1 << 20, MaxBatchBodyBytes: 32 << 20,
 		MaxPayloadBytes: 256 << 10, MaxBatch: 1000, ShutdownTimeout: defaultShutdown, RelayInterval: defaultRelayInterval,
-		OutboxGrace: defaultOutboxGrace}
+		OutboxGrace: defaultOutboxGrace, WebEnabled: true, WebPollInterval: defaultWebPoll}
 	wcfg := WorkerConfig{Common: common, Queues: cfg.Queues, Concurrency: 10, ShutdownGrace: defaultShutdown,
 		FetchWait: 2 * time.Second, MaxFetch: 256,
 		HeartbeatInterval: defaultHeartbeat, WorkerTTL: defaultWorkerTTL}
@@ -105,8 +105,8 @@ func RunDev(ctx context.Context, cfg DevConfig, log *slog.Logger) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	url := "http://" + ln.Addr().String()
-	fmt.Fprintf(cfg.Out, "Flask is running at %s (data in %s). Try:\n  flaskctl jobs submit --api %s --type demo.sleep --payload '{\"ms\":500}' --wait\nPress Ctrl+C to stop.\n",
-		url, cfg.DataDir, url)
+	fmt.Fprintf(cfg.Out, "Flask is running at %s (data in %s); the dashboard is at %s/. Try:\n  flaskctl jobs submit --api %s --type demo.sleep --payload '{\"ms\":500}' --wait\nPress Ctrl+C to stop.\n",
+		url, cfg.DataDir, url, url)
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)

@@ -20,6 +20,7 @@ import (
 	"github.com/flaskhq/flask/job"
 	"github.com/flaskhq/flask/relay"
 	"github.com/flaskhq/flask/store"
+	"github.com/flaskhq/flask/web"
 	"github.com/flaskhq/flask/worker"
 	"github.com/flaskhq/flask/worker/builtin"
 )
@@ -195,8 +196,25 @@ func ServeAPI(ctx context.Context, cfg APIConfig, p APIParts, ln net.Listener, l
 	if err != nil {
 		return err
 	}
+	handler := srv.Handler()
+	webCtx, stopWeb := context.WithCancel(ctx)
+	defer stopWeb()
+	webDone := make(chan error, 1)
+	if cfg.WebEnabled {
+		dash, err := web.New(web.Config{PollInterval: cfg.WebPollInterval},
+			web.Deps{Store: p.Store, Catalog: p.Catalog, Logger: log.With("component", "web"), Registerer: p.Metrics})
+		if err != nil {
+			return err
+		}
+		handler = dash.Wrap(handler)
+		// The hub ends with ctx, closing the dashboard's streams so that the
+		// HTTP server's Shutdown does not wait for them.
+		go func() { webDone <- dash.Run(webCtx) }()
+	} else {
+		webDone <- nil
+	}
 	hs := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -227,6 +245,8 @@ func ServeAPI(ctx context.Context, cfg APIConfig, p APIParts, ln net.Listener, l
 	}
 	stopRelay()
 	<-relayDone
+	stopWeb()
+	<-webDone
 	return err
 }
 
