@@ -286,23 +286,6 @@ func (s *Store) GetTenantJob(ctx context.Context, tenant, id string) (*job.Job, 
 	return &j, nil
 }
 
-// GetJobByKey returns the job submitted with the idempotency key, or
-// job.ErrNotFound when none was. It reads the unique index on the key.
-func (s *Store) GetJobByKey(ctx context.Context, key string) (*job.Job, error) {
-	if key == "" {
-		return nil, job.ErrNotFound
-	}
-	var r jobRow
-	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+jobColumns+` FROM jobs WHERE idempotency_key = ?`), key); err != nil {
-		return nil, fmt.Errorf("get job by idempotency key: %w", s.translate(err))
-	}
-	j, err := r.job()
-	if err != nil {
-		return nil, err
-	}
-	return &j, nil
-}
-
 // GetJobs returns the jobs that exist among ids, in no particular order.
 func (s *Store) GetJobs(ctx context.Context, ids []string) ([]job.Job, error) {
 	valid := canonicalIDs(ids)

@@ -236,15 +236,19 @@ func (d *Dashboard) jobs(ctx context.Context, r *http.Request) (*pageResult, err
 	v.Filtered = f.Queue != "" || f.State != "" || f.Type != ""
 
 	if f.Q != "" {
-		j, err := d.search(ctx, f.Q)
-		switch {
-		case err == nil:
-			return nil, redirectTo("/jobs/" + j.ID)
-		case !errors.Is(err, job.ErrNotFound):
+		found, err := d.search(ctx, f.Q)
+		if err != nil {
 			return nil, err
 		}
-		v.Miss = f.Q
-		return &pageResult{name: "jobs", status: http.StatusNotFound, data: v}, nil
+		switch len(found) {
+		case 0:
+			v.Miss = f.Q
+			return &pageResult{name: "jobs", status: http.StatusNotFound, data: v}, nil
+		case 1:
+			return nil, redirectTo("/jobs/" + found[0].ID)
+		}
+		v.Jobs = found // one key, several tenants
+		return &pageResult{name: "jobs", status: http.StatusOK, data: v}, nil
 	}
 
 	p := store.ListParams{Limit: DefaultPageSize}
@@ -302,15 +306,24 @@ func (d *Dashboard) jobs(ctx context.Context, r *http.Request) (*pageResult, err
 	return &pageResult{name: "jobs", status: http.StatusOK, data: v}, nil
 }
 
-// search finds a job by id or, failing that, by idempotency key.
-func (d *Dashboard) search(ctx context.Context, q string) (*job.Job, error) {
+// search finds a job by id or, failing that, the jobs of every tenant
+// with that idempotency key. The dashboard sees every tenant until it
+// signs users in.
+func (d *Dashboard) search(ctx context.Context, q string) ([]job.Job, error) {
 	if u, err := uuid.Parse(q); err == nil && len(q) == 36 {
 		j, err := d.store.GetJob(ctx, u.String())
-		if !errors.Is(err, job.ErrNotFound) {
-			return j, err
+		switch {
+		case err == nil:
+			return []job.Job{*j}, nil
+		case !errors.Is(err, job.ErrNotFound):
+			return nil, fmt.Errorf("get job %s: %w", u, err)
 		}
 	}
-	return d.store.GetJobByKey(ctx, q)
+	found, err := d.store.FindJobsByKey(ctx, store.AllTenants, q)
+	if err != nil {
+		return nil, fmt.Errorf("find jobs by idempotency key: %w", err)
+	}
+	return found, nil
 }
 
 // knownQueues lists the queues of the catalog's types, for suggestions.

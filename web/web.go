@@ -21,8 +21,9 @@ import (
 type Store interface {
 	// GetJob returns job.ErrNotFound when no job has the id.
 	GetJob(ctx context.Context, id string) (*job.Job, error)
-	// GetJobByKey returns job.ErrNotFound when no job has the idempotency key.
-	GetJobByKey(ctx context.Context, key string) (*job.Job, error)
+	// FindJobsByKey returns the jobs submitted with the idempotency key, at
+	// most one per tenant; store.AllTenants searches every tenant.
+	FindJobsByKey(ctx context.Context, tenant, key string) ([]job.Job, error)
 	// GetJobs returns the jobs that exist among ids, in any order.
 	GetJobs(ctx context.Context, ids []string) ([]job.Job, error)
 	// ListJobs returns at most p.Limit jobs, newest first, older than p.Cursor.

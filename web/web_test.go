@@ -206,7 +206,14 @@ func TestSearch(t *testing.T) {
 		require.Equal(t, http.StatusSeeOther, res.StatusCode, "q=%q", q)
 		require.Equal(t, "/jobs/"+j.ID, res.Header.Get("Location"), "q=%q", q)
 	}
-	res, body := e.get("/jobs?q=order-43")
+	other := e.insert(store.InsertParams{Tenant: "acme", Queue: "default", Type: "demo.echo", IdempotencyKey: "order-7"})
+	mine := e.insert(store.InsertParams{Queue: "default", Type: "demo.echo", IdempotencyKey: "order-7"})
+	res, body := e.get("/jobs?q=order-7")
+	require.Equal(t, http.StatusOK, res.StatusCode, "one key in two tenants: both are listed")
+	require.Contains(t, body, `data-job-row="`+other.ID+`"`)
+	require.Contains(t, body, `data-job-row="`+mine.ID+`"`)
+
+	res, body = e.get("/jobs?q=order-43")
 	require.Equal(t, http.StatusNotFound, res.StatusCode)
 	require.Contains(t, body, "No job has the id or idempotency key <code>order-43</code>")
 }

@@ -301,19 +301,31 @@ func (h *harness) testGet(t *testing.T) {
 		require.Empty(t, jobs)
 	})
 
-	t.Run("GetJobByKey", func(t *testing.T) {
+	t.Run("FindJobsByKey", func(t *testing.T) {
 		e := h.setup(t)
 		p := params("default")
 		p.IdempotencyKey = "order-42"
-		keyed := e.insert(p)
+		mine := e.insert(p)
+		p.Tenant = "acme"
+		theirs := e.insert(p)
+		p.Tenant, p.IdempotencyKey = "zeta", "order-43"
+		e.insert(p)
 		e.insert(params("default")) // no key: never found by one
-		got, err := e.s.GetJobByKey(e.ctx, "order-42")
+
+		got, err := e.s.FindJobsByKey(e.ctx, store.AllTenants, "order-42")
 		require.NoError(t, err)
-		require.Equal(t, e.get(keyed.ID), *got, "the job as GetJob reads it")
+		require.Equal(t, []job.Job{e.get(theirs.ID), e.get(mine.ID)}, got, "one job per tenant, newest first")
+		got, err = e.s.FindJobsByKey(e.ctx, store.DefaultTenant, "order-42")
+		require.NoError(t, err)
+		require.Equal(t, []job.Job{e.get(mine.ID)}, got, "one tenant's job only")
+		got, err = e.s.FindJobsByKey(e.ctx, "acme", "order-43")
+		require.NoError(t, err)
+		require.Empty(t, got, "another tenant's key")
 
 		for _, key := range []string{"order-4", "ORDER-42", ""} {
-			_, err := e.s.GetJobByKey(e.ctx, key)
-			require.ErrorIs(t, err, job.ErrNotFound, "key %q: keys match exactly", key)
+			got, err := e.s.FindJobsByKey(e.ctx, store.AllTenants, key)
+			require.NoError(t, err)
+			require.Empty(t, got, "key %q: keys match exactly", key)
 		}
 	})
 }
