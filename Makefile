@@ -1,5 +1,5 @@
 # Every step of the pipeline is a target here, so that a laptop, .ci/run and
-# Jenkins run the same commands.
+# Jenkins run the same commands (docs/pipeline.md). `make help` lists them.
 SHELL := /usr/bin/env bash
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -7,7 +7,33 @@ COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X github.com/flaskhq/flask/app.Version=$(VERSION) -X github.com/flaskhq/flask/app.Commit=$(COMMIT)
 BIN ?= bin
 
-.PHONY: run build test lint bench tf-check clean
+# Test reports (JUnit XML, coverage) for the CI server.
+REPORTS ?= reports
+# Pinned Go tools are installed once into this cache.
+TOOLS ?= $(or $(FLASK_TOOLS_DIR),$(HOME)/.cache/flask/tools)
+# gotestsum: runs go test -json, prints the usual output and writes JUnit XML.
+GOTESTSUM_VERSION := v1.13.0
+GOTESTSUM := $(TOOLS)/gotestsum@$(GOTESTSUM_VERSION)/gotestsum
+# gocover-cobertura: Go coverage profile to Cobertura XML (Jenkins' coverage plugin).
+COBERTURA_VERSION := v1.5.0
+COBERTURA := $(TOOLS)/gocover-cobertura@$(COBERTURA_VERSION)/gocover-cobertura
+# Without TEST_DATABASE_URL (a PostgreSQL the CI pod provides), start a
+# throwaway cluster for the integration tests.
+WITH_PG = $(if $(TEST_DATABASE_URL),,PG_FAST=1 scripts/with-postgres.sh)
+
+# Deployments: ENV=dev|prod, TAG=<commit sha of the images>, REVISION=<helm
+# revision> for rollback, DRY_RUN=1 to print instead of touching AWS.
+ENV ?= dev
+TAG ?= $(shell git rev-parse HEAD 2>/dev/null)
+export ENV TAG DRY_RUN REVISION REPORTS VERSION
+
+.PHONY: help run build clean test test-unit test-integration lint shellcheck jenkins-check \
+	bench images chart-check tf-check scan scan-images push tf-plan tf-apply chart-diff \
+	deploy smoke rollback tf-mirror
+
+## help: this list
+help:
+	@awk '/^## / { sub(/^## /, ""); n = index($$0, ": "); printf "  %-17s %s\n", substr($$0, 1, n - 1), substr($$0, n + 2) }' $(MAKEFILE_LIST)
 
 ## run: Flask in one process on the embedded defaults (NATS JetStream + SQLite in .flask/)
 run:
@@ -21,17 +47,96 @@ build:
 test:
 	scripts/test.sh
 
-## lint: formatting and vet
+## test-unit: go test -short (no PostgreSQL), JUnit and coverage into $(REPORTS)/
+test-unit: $(GOTESTSUM)
+	@mkdir -p $(REPORTS)
+	$(GOTESTSUM) --junitfile $(REPORTS)/unit.xml --format testname -- \
+		-short -race -count=1 -coverprofile=$(REPORTS)/unit.cover -covermode=atomic ./...
+	$(GO) tool cover -func=$(REPORTS)/unit.cover | tail -n 1
+
+## test-integration: every Go test against PostgreSQL (TEST_DATABASE_URL or a throwaway one)
+test-integration: $(GOTESTSUM) $(COBERTURA)
+	@mkdir -p $(REPORTS)
+	$(WITH_PG) $(GOTESTSUM) --junitfile $(REPORTS)/integration.xml --format testname -- \
+		-race -count=1 -timeout 15m -coverpkg=./... -coverprofile=$(REPORTS)/integration.cover ./...
+	$(GO) tool cover -func=$(REPORTS)/integration.cover | tail -n 1
+	$(GO) tool cover -html=$(REPORTS)/integration.cover -o $(REPORTS)/coverage.html
+	$(COBERTURA) -by-files <$(REPORTS)/integration.cover >$(REPORTS)/coverage.xml
+
+$(GOTESTSUM):
+	GOBIN=$(@D) $(GO) install gotest.tools/gotestsum@$(GOTESTSUM_VERSION)
+
+$(COBERTURA):
+	GOBIN=$(@D) $(GO) install github.com/boumenot/gocover-cobertura@$(COBERTURA_VERSION)
+
+## lint: gofmt, go vet, staticcheck, shellcheck, Dockerfile checks
 lint:
 	scripts/lint.sh
+
+## shellcheck: shellcheck on every shell script
+shellcheck:
+	scripts/shellcheck.sh
+
+## jenkins-check: Jenkinsfile structure, pod templates, and a dry run of every pipeline target
+jenkins-check:
+	scripts/jenkins-check.sh
 
 ## bench: end-to-end throughput and latency, written to docs/benchmarks.md
 bench:
 	scripts/bench.sh
 
+## images: build flask-api and flask-worker and check they start (FLASK_IMAGES_KEEP=1 keeps them)
+images:
+	scripts/images.sh
+
+## chart-check: helm lint/template, schema validation and policy tests of deploy/helm/flask
+chart-check:
+	scripts/chart-check.sh
+
 ## tf-check: Terraform fmt, validate, tests and policy checks (offline)
 tf-check:
 	scripts/tf-check.sh
 
+## tf-mirror: download the providers the lock files name into TF_PLUGIN_DIR (needs the network)
+tf-mirror:
+	scripts/deploy.sh mirror
+
+## scan: govulncheck, trivy fs and config; fails on HIGH/CRITICAL (needs the vuln databases)
+scan:
+	scripts/scan.sh source
+
+## scan-images: trivy on the images make images kept; fails on HIGH/CRITICAL
+scan-images:
+	scripts/scan.sh images
+
+## push: push both images to ECR as TAG (REGISTRY=<account>.dkr.ecr.<region>.amazonaws.com)
+push:
+	scripts/deploy.sh push
+
+## tf-plan: terraform plan for ENV into $(REPORTS)/ (backend.hcl and terraform.tfvars from CI)
+tf-plan:
+	scripts/deploy.sh plan
+
+## tf-apply: apply the plan saved by tf-plan for ENV
+tf-apply:
+	scripts/deploy.sh apply
+
+## chart-diff: render the release for ENV/TAG and diff it against the live one, into $(REPORTS)/
+chart-diff:
+	scripts/deploy.sh diff
+
+## deploy: helm upgrade --install --atomic ENV at TAG, helm test, smoke job
+deploy:
+	scripts/deploy.sh deploy
+
+## smoke: submit a demo job to API_URL and wait for it to succeed
+smoke:
+	scripts/deploy.sh smoke
+
+## rollback: helm rollback ENV to REVISION (empty: the previous one)
+rollback:
+	scripts/deploy.sh rollback
+
+## clean: remove built binaries and reports
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) $(REPORTS)
