@@ -69,6 +69,13 @@ install_tool() { # name package version
 	if [[ "$(installed_version "$bin/$name")" == "$version" ]]; then
 		return 0
 	fi
+	# scripts/deploy.sh keeps its helm in $tools_dir/helm@VERSION/: reuse a
+	# build of the same version rather than compiling it twice.
+	local other="$tools_dir/$name@$version/$name"
+	if [[ "$(installed_version "$other")" == "$version" ]]; then
+		cp "$other" "$bin/$name.tmp" && mv "$bin/$name.tmp" "$bin/$name"
+		return 0
+	fi
 	echo "chart-check: installing $name $version (go install; a few minutes on a cold cache)"
 	GOBIN="$bin" GOFLAGS='' go install "$pkg@$version" || die "go install $pkg@$version failed"
 	[[ "$(installed_version "$bin/$name")" == "$version" ]] || die "$bin/$name is not $version after go install"

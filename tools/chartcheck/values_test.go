@@ -199,3 +199,81 @@ func TestValuesRejected(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryValueDocumented: each value of values.yaml has a "# --" comment,
+// itself or on an enclosing key (keys that only group others need none), and each commented key is listed in the
+// chart's README.md.
+func TestEveryValueDocumented(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(chartDir, "values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(chartDir, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyRE := regexp.MustCompile(`^( *)([A-Za-z0-9_.-]+):`)
+	type frame struct {
+		indent     int
+		key        string
+		documented bool
+	}
+	var stack []frame
+	commented := false
+	count := 0
+	lines := strings.Split(string(b), "\n")
+	// isLeaf: a key with an inline value, or whose next line is a list item;
+	// other keys only group others.
+	isLeaf := func(i int, line string) bool {
+		_, rest, _ := strings.Cut(line, ":")
+		if rest = strings.TrimSpace(rest); rest != "" && !strings.HasPrefix(rest, "#") {
+			return true
+		}
+		for _, next := range lines[i+1:] {
+			if n := strings.TrimSpace(next); n != "" && !strings.HasPrefix(n, "#") {
+				return strings.HasPrefix(n, "- ")
+			}
+		}
+		return false
+	}
+	for i, line := range lines {
+		trim := strings.TrimSpace(line)
+		if strings.HasPrefix(trim, "# --") {
+			commented = true
+			continue
+		}
+		if trim == "" || strings.HasPrefix(trim, "#") || strings.HasPrefix(trim, "- ") {
+			continue
+		}
+		m := keyRE.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		indent := len(m[1])
+		for len(stack) > 0 && stack[len(stack)-1].indent >= indent {
+			stack = stack[:len(stack)-1]
+		}
+		var path []string
+		inherited := false
+		for _, f := range stack {
+			path = append(path, f.key)
+			inherited = inherited || f.documented
+		}
+		path = append(path, m[2])
+		p := strings.Join(path, ".")
+		if !commented && !inherited && isLeaf(i, line) {
+			t.Errorf("values.yaml:%d: %s has no # -- comment", i+1, p)
+		}
+		if commented {
+			count++
+			if !strings.Contains(string(readme), "`"+p+"`") {
+				t.Errorf("values.yaml:%d: %s is not listed in README.md", i+1, p)
+			}
+		}
+		stack = append(stack, frame{indent, m[2], commented})
+		commented = false
+	}
+	if count < 100 {
+		t.Fatalf("only %d documented values found: the parser is out of date", count)
+	}
+}
