@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -27,10 +28,15 @@ type Common struct {
 	// commits; more means less waiting when the database has spare capacity.
 	// Default 2 (SQLite always 1).
 	DBFlushers int `envconfig:"DB_FLUSHERS" default:"2"`
-	// Broker: "nats" (NATS JetStream). Default nats.
+	// Broker: "nats" (NATS JetStream) or "sqs" (AWS SQS). Default nats.
 	Broker string `envconfig:"BROKER" default:"nats"`
 	// NATS configures the NATS JetStream broker (FLASK_NATS_*).
 	NATS NATSConfig `envconfig:"NATS"`
+	// SQS configures the AWS SQS broker (FLASK_SQS_*).
+	SQS SQSConfig `envconfig:"SQS"`
+	// AWSRegion is the region of the SQS queues, from AWS_REGION (as the
+	// AWS SDKs read it). Required when Broker is sqs.
+	AWSRegion string `envconfig:"AWS_REGION"`
 	// JobTypes lists accepted job types beyond the built-in ones, with
 	// optional defaults: "email.send:queue=mail:max_attempts=5:timeout=30s,report.build".
 	JobTypes string `envconfig:"JOB_TYPES"`
@@ -75,6 +81,50 @@ type NATSConfig struct {
 	TLSKeyFile  string `envconfig:"TLS_KEY_FILE"`
 }
 
+// SQSConfig holds the FLASK_SQS_* settings. Credentials come from the AWS
+// SDK's default chain (EKS Pod Identity or IRSA in a cluster, AWS_* variables
+// or ~/.aws elsewhere), never from Flask's own settings.
+type SQSConfig struct {
+	// QueuePrefix: Flask queue q is the SQS queue PREFIX-q with the
+	// dead-letter queue PREFIX-q-dlq. It is Terraform's name_prefix as is
+	// (flask-<environment>); Flask adds the dash. Default flask.
+	QueuePrefix string `envconfig:"QUEUE_PREFIX" default:"flask"`
+	// Endpoint is the base URL of an SQS-compatible server (an emulator).
+	// Default empty: AWS.
+	Endpoint string `envconfig:"ENDPOINT"`
+	// CreateQueues creates missing queues with their dead-letter queues.
+	// Default false: Terraform makes them; true only for dev and tests.
+	CreateQueues bool `envconfig:"CREATE_QUEUES" default:"false"`
+	// VisibilityTimeout is the AckWait: how long a received message stays
+	// leased without a heartbeat. Whole seconds, 1s to 12h. Default 30s.
+	VisibilityTimeout time.Duration `envconfig:"VISIBILITY_TIMEOUT" default:"30s"`
+	// MaxReceiveCount is the redrive policy's maxReceiveCount of queues
+	// Flask creates (CreateQueues only). 1 to 1000. Default 5.
+	MaxReceiveCount int `envconfig:"MAX_RECEIVE_COUNT" default:"5"`
+}
+
+// validate explains what is wrong with the SQS settings.
+func (s *SQSConfig) validate(region string) error {
+	if region == "" {
+		return errors.New("AWS_REGION is required when FLASK_BROKER=sqs: the region of the SQS queues, e.g. eu-west-1")
+	}
+	if len(s.QueuePrefix) < 1 || len(s.QueuePrefix) > 40 || strings.Trim(s.QueuePrefix, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != "" {
+		return fmt.Errorf("FLASK_SQS_QUEUE_PREFIX=%q must be 1 to 40 characters of letters, digits, '-' and '_' (Terraform's name_prefix, without the trailing dash)", s.QueuePrefix)
+	}
+	if s.Endpoint != "" {
+		if u, err := url.Parse(s.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("FLASK_SQS_ENDPOINT=%q must be an http or https URL", s.Endpoint)
+		}
+	}
+	if s.VisibilityTimeout < time.Second || s.VisibilityTimeout > 12*time.Hour || s.VisibilityTimeout%time.Second != 0 {
+		return errors.New("FLASK_SQS_VISIBILITY_TIMEOUT must be whole seconds from 1s to 12h")
+	}
+	if s.MaxReceiveCount < 1 || s.MaxReceiveCount > 1000 {
+		return errors.New("FLASK_SQS_MAX_RECEIVE_COUNT must be between 1 and 1000")
+	}
+	return nil
+}
+
 func (c *Common) validate() error {
 	if c.DatabaseURL == "" {
 		return errors.New("FLASK_DATABASE_URL is required: a postgres:// URL or an SQLite path")
@@ -85,11 +135,17 @@ func (c *Common) validate() error {
 	if c.DBFlushers < 1 || c.DBFlushers > c.DBMaxConns {
 		return errors.New("FLASK_DB_FLUSHERS must be between 1 and FLASK_DB_MAX_CONNS")
 	}
-	if c.Broker != "nats" {
-		return fmt.Errorf("FLASK_BROKER=%q is not supported: use nats", c.Broker)
-	}
-	if c.NATS.AckWait < time.Second {
-		return errors.New("FLASK_NATS_ACK_WAIT must be at least 1s")
+	switch c.Broker {
+	case "nats":
+		if c.NATS.AckWait < time.Second {
+			return errors.New("FLASK_NATS_ACK_WAIT must be at least 1s")
+		}
+	case "sqs":
+		if err := c.SQS.validate(c.AWSRegion); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("FLASK_BROKER=%q is not supported: use nats or sqs", c.Broker)
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"slices"
+	"sort"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +20,7 @@ import (
 	"github.com/flaskhq/flask/api"
 	"github.com/flaskhq/flask/events"
 	natsbroker "github.com/flaskhq/flask/events/nats"
+	sqsbroker "github.com/flaskhq/flask/events/sqs"
 	"github.com/flaskhq/flask/job"
 	"github.com/flaskhq/flask/relay"
 	"github.com/flaskhq/flask/store"
@@ -85,8 +89,22 @@ func OpenStore(ctx context.Context, c Common, log *slog.Logger) (*store.Store, e
 	return st, nil
 }
 
-// OpenBroker connects to the configured broker.
-func OpenBroker(ctx context.Context, c Common, name string, log *slog.Logger) (Broker, error) {
+// OpenBroker connects to the configured broker. On SQS the queues named are
+// looked up at once (and created with FLASK_SQS_CREATE_QUEUES), so that a
+// queue Terraform did not make stops start-up with an error naming it; other
+// queues are looked up on first use.
+func OpenBroker(ctx context.Context, c Common, name string, log *slog.Logger, queues ...string) (Broker, error) {
+	if c.Broker == "sqs" {
+		s := c.SQS
+		b, err := sqsbroker.New(ctx, sqsbroker.Config{
+			Region: c.AWSRegion, Endpoint: s.Endpoint, QueuePrefix: s.QueuePrefix, CreateQueues: s.CreateQueues,
+			Queues: queues, VisibilityTimeout: s.VisibilityTimeout, MaxReceiveCount: s.MaxReceiveCount,
+		}, log)
+		if err != nil {
+			return nil, fmt.Errorf("connect to SQS: %w", err)
+		}
+		return b, nil
+	}
 	n := c.NATS
 	b, err := natsbroker.New(ctx, natsbroker.Config{
 		URL: n.URL, Name: name, Stream: n.Stream, SubjectPrefix: n.SubjectPrefix, AckWait: n.AckWait,
@@ -97,6 +115,20 @@ func OpenBroker(ctx context.Context, c Common, name string, log *slog.Logger) (B
 		return nil, fmt.Errorf("connect to NATS: %w", err)
 	}
 	return b, nil
+}
+
+// catalogQueues lists the queues the catalog's job types go to by default.
+func catalogQueues(cat *job.Catalog) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range cat.Types() {
+		if s, ok := cat.Lookup(t); ok && s.Queue != "" && !seen[s.Queue] {
+			seen[s.Queue] = true
+			out = append(out, s.Queue)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // NewRegistry builds the worker's handler registry: the demo types when
@@ -163,7 +195,7 @@ func RunAPI(ctx context.Context, cfg APIConfig, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
-	b, err := OpenBroker(ctx, cfg.Common, "flask-api", log)
+	b, err := OpenBroker(ctx, cfg.Common, "flask-api", log, catalogQueues(cat)...)
 	if err != nil {
 		return err
 	}
@@ -266,7 +298,11 @@ func RunWorker(ctx context.Context, cfg WorkerConfig, reg *worker.Registry, log 
 		return err
 	}
 	defer st.Close()
-	b, err := OpenBroker(ctx, cfg.Common, "flask-worker", log)
+	queues, err := ParseQueues(cfg.Queues, cfg.Concurrency)
+	if err != nil {
+		return fmt.Errorf("FLASK_QUEUES: %w", err)
+	}
+	b, err := OpenBroker(ctx, cfg.Common, "flask-worker", log, slices.Sorted(maps.Keys(queues))...)
 	if err != nil {
 		return err
 	}
