@@ -106,6 +106,12 @@ func TestSQSKnobs(t *testing.T) {
 	wantEq(t, "worker service account (Pod Identity binding)", podSpecOf(t, objs, "Deployment", "flask-worker-default")["serviceAccountName"], "flask-worker")
 	wantEq(t, "API service account", podSpecOf(t, objs, "Deployment", "flask-api")["serviceAccountName"], "flask-api")
 
+	for _, np := range []string{"flask-api", "flask-worker"} {
+		if !egressTo(mustFind(t, objs, "NetworkPolicy", np), "169.254.170.23/32", 80) {
+			t.Errorf("NetworkPolicy %s: no egress to the Pod Identity agent with SQS", np)
+		}
+	}
+
 	objs = renderWith(t, []string{ciValues(t)["terraform"]}, "broker.sqs.queuePrefix=custom-", "worker.keda.podIdentityProvider=none")
 	wantEq(t, "explicit FLASK_SQS_QUEUE_PREFIX", envOf(t, objs, "Deployment", "flask-api", "api")["FLASK_SQS_QUEUE_PREFIX"], "custom-")
 	if find(objs, "TriggerAuthentication", "flask-sqs") != nil {
@@ -232,4 +238,24 @@ func TestMigrationHook(t *testing.T) {
 	wantEq(t, "ExternalSecret before the Job", Get(es, "metadata", "annotations", "helm.sh/hook-weight"), "-10")
 	wantEq(t, "URL template", Get(es, "spec", "target", "template", "data", "url"),
 		"postgres://{{ .username | urlquery }}:{{ .password | urlquery }}@flask-prod.abcdefghijkl.eu-west-1.rds.amazonaws.com:5432/flask?sslmode=verify-full&sslrootcert=/etc/flask/db-ca/global-bundle.pem")
+}
+
+// egressTo reports whether a NetworkPolicy allows egress to cidr on port.
+func egressTo(np Object, cidr string, port float64) bool {
+	rules, _ := Get(np, "spec", "egress").([]any)
+	for _, r := range rules {
+		to, _ := Get(r, "to").([]any)
+		ports, _ := Get(r, "ports").([]any)
+		hasCIDR, hasPort := false, false
+		for _, peer := range to {
+			hasCIDR = hasCIDR || Get(peer, "ipBlock", "cidr") == cidr
+		}
+		for _, p := range ports {
+			hasPort = hasPort || Get(p, "port") == port
+		}
+		if hasCIDR && hasPort {
+			return true
+		}
+	}
+	return false
 }

@@ -440,4 +440,15 @@ volumes:
   to:
     {{- toYaml . | nindent 4 }}
   {{- end }}
+{{- if and (eq .Values.broker.type "sqs") $np.podIdentityAgent }}
+# The EKS Pod Identity agent on the node hands out the AWS credentials.
+- ports:
+    - port: 80
+      protocol: TCP
+  to:
+    - ipBlock:
+        cidr: 169.254.170.23/32
+    - ipBlock:
+        cidr: fd00:ec2::23/128
+{{- end }}
 {{- end }}
