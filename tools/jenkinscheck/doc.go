@@ -4,7 +4,9 @@
 // every container runs with least privilege (non-root unless the pod names
 // it and runs in a user namespace, no privilege escalation, all
 // capabilities dropped, no host namespaces or paths, no service account
-// token, resources set).
+// token, resources set, capabilities added only by a container allowed to
+// run as root). Its tests also check the example IAM policies of the agents'
+// roles (deploy/jenkins/iam): valid documents, no wildcard action allowed.
 //
 // The Jenkinsfile itself is checked by JenkinsCheck.groovy in this folder,
 // which prints the pod templates it references; scripts/jenkins-check.sh

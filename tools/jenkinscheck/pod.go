@@ -44,6 +44,7 @@ type securityContext struct {
 	AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
 	Capabilities             struct {
 		Drop []string `yaml:"drop"`
+		Add  []string `yaml:"add"`
 	} `yaml:"capabilities"`
 	SeccompProfile struct {
 		Type string `yaml:"type"`
@@ -144,8 +145,13 @@ func CheckPod(data []byte) []string {
 		if !slices.Contains(sc.Capabilities.Drop, "ALL") {
 			add("%s: securityContext.capabilities.drop must include ALL", where)
 		}
-		if !runsAsNonRoot(s.SecurityContext, sc) && !slices.Contains(rootAllowed, c.Name) {
-			add("%s: must run as non-root (runAsNonRoot: true or a non-zero runAsUser)", where)
+		if !slices.Contains(rootAllowed, c.Name) {
+			if !runsAsNonRoot(s.SecurityContext, sc) {
+				add("%s: must run as non-root (runAsNonRoot: true or a non-zero runAsUser)", where)
+			}
+			if len(sc.Capabilities.Add) > 0 {
+				add("%s: adds capabilities %v; only a container named in %s may", where, sc.Capabilities.Add, RootContainersAnnotation)
+			}
 		}
 		for _, m := range c.VolumeMounts {
 			if strings.Contains(m.MountPath, "docker.sock") {

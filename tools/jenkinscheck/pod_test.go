@@ -53,6 +53,7 @@ func TestBrokenPods(t *testing.T) {
 		{"host network", goPod, "  automountServiceAccountToken: false\n", "  automountServiceAccountToken: false\n  hostNetwork: true\n", "host namespaces"},
 		{"no seccomp", goPod, "type: RuntimeDefault", "type: Unconfined", "seccompProfile.type must be RuntimeDefault"},
 		{"escalation", goPod, "allowPrivilegeEscalation: false", "allowPrivilegeEscalation: true", "allowPrivilegeEscalation must be false"},
+		{"caps added", goPod, "        drop: [ALL]\n    resources:\n      requests: {cpu: \"2\"", "        drop: [ALL]\n        add: [NET_ADMIN]\n    resources:\n      requests: {cpu: \"2\"", "adds capabilities [NET_ADMIN]"},
 		{"caps kept", goPod, "drop: [ALL]", "drop: [NET_RAW]", "drop must include ALL"},
 		{"no limits", goPod, "      limits: {memory: 8Gi}\n", "", "resources need"},
 		{"docker socket", goPod, "    - {name: tmp, mountPath: /tmp}\n", "    - {name: tmp, mountPath: /tmp}\n    - {name: sock, mountPath: /var/run/docker.sock}\n", "no Docker socket"},
