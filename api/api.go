@@ -13,30 +13,44 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/flaskhq/flask/api/auth"
 	"github.com/flaskhq/flask/job"
 	"github.com/flaskhq/flask/store"
 )
 
-// Store is what the API needs from the job store.
+// Store is what the API needs from the job store. A tenant argument limits
+// a call to that tenant's jobs; store.AllTenants lifts the limit (admin keys).
 type Store interface {
 	// InsertJobs inserts every job or none. A job whose idempotency key is
-	// already taken is not inserted again: its result has Existing set and
-	// holds the original job. The outbox entries are those of the new jobs.
+	// already taken in its tenant is not inserted again: its result has
+	// Existing set and holds the original job. The outbox entries are those
+	// of the new jobs.
 	InsertJobs(ctx context.Context, params []store.InsertParams) ([]store.InsertResult, []store.OutboxEntry, error)
-	// GetJob returns job.ErrNotFound when no job has the id.
-	GetJob(ctx context.Context, id string) (*job.Job, error)
-	// ListJobs returns at most p.Limit jobs, newest first, older than p.Cursor
-	// when it is set.
+	// GetTenantJob returns job.ErrNotFound when no job of tenant has the id.
+	GetTenantJob(ctx context.Context, tenant, id string) (*job.Job, error)
+	// ListJobs returns at most p.Limit jobs of p.Tenant, newest first, older
+	// than p.Cursor when it is set.
 	ListJobs(ctx context.Context, p store.ListParams) ([]job.Job, error)
-	// CancelJob cancels a job, or marks a running one with CancelRequestedAt.
-	// It returns a *job.StateError when the job's state does not allow it and
-	// job.ErrNotFound when no job has the id.
-	CancelJob(ctx context.Context, id string) (*job.Job, error)
-	// RetryJob queues a failed or cancelled job again and returns the outbox
-	// entries to publish; a *job.StateError for any other state.
-	RetryJob(ctx context.Context, id string) (*job.Job, []store.OutboxEntry, error)
-	// QueueStats summarises every queue that holds jobs.
+	// CancelTenantJob cancels a job, or marks a running one with
+	// CancelRequestedAt. It returns a *job.StateError when the job's state
+	// does not allow it and job.ErrNotFound when no job of tenant has the id.
+	CancelTenantJob(ctx context.Context, tenant, id string) (*job.Job, error)
+	// RetryTenantJob queues a failed or cancelled job again and returns the
+	// outbox entries to publish; a *job.StateError for any other state.
+	RetryTenantJob(ctx context.Context, tenant, id string) (*job.Job, []store.OutboxEntry, error)
+	// QueueStats summarises every queue that holds jobs, over all tenants.
 	QueueStats(ctx context.Context) ([]store.QueueStats, error)
+	// TenantQueueStats summarises the queues that hold jobs of tenant.
+	TenantQueueStats(ctx context.Context, tenant string) ([]store.QueueStats, error)
+	// CountWaiting counts the scheduled, queued and retrying jobs of tenant.
+	CountWaiting(ctx context.Context, tenant string) (int, error)
+	// CreateAPIKey stores a new key; job.ErrDuplicate when its id is taken.
+	CreateAPIKey(ctx context.Context, p store.CreateKeyParams) (*store.APIKey, error)
+	// ListAPIKeys lists the keys of tenant (store.AllTenants: every key).
+	ListAPIKeys(ctx context.Context, tenant string) ([]store.APIKey, error)
+	// RevokeAPIKey revokes a key; store.ErrKeyNotFound when none has the id.
+	RevokeAPIKey(ctx context.Context, id string) (*store.APIKey, error)
+	auth.KeyStore
 	// OutboxStats counts the committed jobs not yet published and returns
 	// when the oldest was written (nil when none waits).
 	OutboxStats(ctx context.Context) (int, *time.Time, error)
@@ -69,6 +83,12 @@ const (
 	DefaultRequestTimeout    = 30 * time.Second
 	DefaultDispatchTimeout   = 5 * time.Second
 	DefaultCheckTimeout      = 2 * time.Second
+	DefaultRateLimit         = 50
+	DefaultRateBurst         = 100
+	DefaultTenantMaxQueued   = 100000
+	DefaultQuotaRefresh      = 2 * time.Second
+	DefaultAuthFailureRate   = 5
+	DefaultAuthFailureBurst  = 20
 )
 
 // Config holds the API's limits. A zero field takes its default.
@@ -98,6 +118,26 @@ type Config struct {
 	// CheckTimeout bounds the readiness pings and the queue statistics read
 	// at each metrics scrape. Default 2s.
 	CheckTimeout time.Duration
+	// RateLimit is the requests per second one API key may make on average;
+	// RateBurst how many it may make at once. Defaults 50 and 100. A
+	// negative RateLimit turns rate limiting off.
+	RateLimit float64
+	RateBurst int
+	// TenantMaxQueued caps a tenant's waiting (scheduled, queued, retrying)
+	// jobs. The count is refreshed from the store every QuotaRefresh and
+	// kept up to date in between with this process's own inserts, so it is
+	// approximate with several API replicas. Default 100000; negative: no cap.
+	TenantMaxQueued int
+	// QuotaRefresh is how often a tenant's waiting count is read again. Default 2s.
+	QuotaRefresh time.Duration
+	// AuthFailureRate and AuthFailureBurst bound the failed authentications
+	// per client address (per second, at once): past them a client is
+	// answered 429 without the key being looked up. Defaults 5 and 20.
+	AuthFailureRate  float64
+	AuthFailureBurst int
+	// CORSOrigins lists the origins (such as https://app.example.com) whose
+	// pages may call the API from a browser. Empty: CORS is off.
+	CORSOrigins []string
 }
 
 func (c Config) withDefaults() Config {
@@ -111,6 +151,12 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.RequestTimeout, DefaultRequestTimeout)
 	setDefault(&c.DispatchTimeout, DefaultDispatchTimeout)
 	setDefault(&c.CheckTimeout, DefaultCheckTimeout)
+	setDefault(&c.RateLimit, DefaultRateLimit)
+	setDefault(&c.RateBurst, DefaultRateBurst)
+	setDefault(&c.TenantMaxQueued, DefaultTenantMaxQueued)
+	setDefault(&c.QuotaRefresh, DefaultQuotaRefresh)
+	setDefault(&c.AuthFailureRate, DefaultAuthFailureRate)
+	setDefault(&c.AuthFailureBurst, DefaultAuthFailureBurst)
 	return c
 }
 
@@ -138,8 +184,16 @@ func (c Config) validate() error {
 	if err := job.ValidateQueue(c.DefaultQueue); err != nil {
 		errs = append(errs, fmt.Errorf("default queue: %w", err))
 	}
-	if c.RequestTimeout < 0 || c.DispatchTimeout < 0 || c.CheckTimeout < 0 {
+	if c.RequestTimeout < 0 || c.DispatchTimeout < 0 || c.CheckTimeout < 0 || c.QuotaRefresh < 0 {
 		errs = append(errs, errors.New("timeouts must not be negative"))
+	}
+	if c.RateBurst < 1 || c.AuthFailureBurst < 1 || c.AuthFailureRate <= 0 {
+		errs = append(errs, errors.New("rate bursts and the auth failure rate must be positive"))
+	}
+	for _, o := range c.CORSOrigins {
+		if err := validOrigin(o); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -163,6 +217,9 @@ type Deps struct {
 	Gatherer prometheus.Gatherer
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
+	// Verifier authenticates API keys. Nil builds one over Store with the
+	// default settings; pass one to share it with the dashboard.
+	Verifier *auth.Verifier
 }
 
 // Server serves the HTTP API. Build it with New.
@@ -175,7 +232,11 @@ type Server struct {
 	log        *slog.Logger
 	now        func() time.Time
 	metrics    *metrics
-	// metricsHandler serves GET /metrics; nil without a gatherer.
+	verifier   *auth.Verifier
+	limiter    *limiter // per API key; nil when rate limiting is off
+	failures   *limiter // failed authentications per client address
+	quota      *quota   // nil without a cap
+	// metricsHandler serves GET /metrics on the admin address; nil without a gatherer.
 	metricsHandler http.Handler
 	router         chi.Router
 	handler        http.Handler
@@ -213,6 +274,17 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("api: register metrics: %w", err)
 	}
 	s.metrics = m
+	s.verifier = deps.Verifier
+	if s.verifier == nil {
+		s.verifier = auth.NewVerifier(auth.VerifierConfig{Now: s.now}, s.store, s.log)
+	}
+	if cfg.RateLimit > 0 {
+		s.limiter = newLimiter(cfg.RateLimit, cfg.RateBurst, s.now)
+	}
+	s.failures = newLimiter(cfg.AuthFailureRate, cfg.AuthFailureBurst, s.now)
+	if cfg.TenantMaxQueued > 0 {
+		s.quota = newQuota(cfg.TenantMaxQueued, cfg.QuotaRefresh, s.store.CountWaiting, s.now)
+	}
 	if deps.Gatherer != nil {
 		s.metricsHandler = promhttp.HandlerFor(deps.Gatherer, promhttp.HandlerOpts{
 			ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelError),
@@ -227,31 +299,50 @@ func New(cfg Config, deps Deps) (*Server, error) {
 // Handler returns the HTTP handler of every route.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// MetricsHandler serves the Prometheus metrics. It is not among the API's
+// routes: serve it on a separate address that only the scraper reaches.
+func (s *Server) MetricsHandler() http.Handler {
+	return http.HandlerFunc(s.serveMetrics)
+}
+
+// Verifier returns the server's API key verifier; run its Run method to
+// record the keys' last use.
+func (s *Server) Verifier() *auth.Verifier { return s.verifier }
+
 // ServeHTTP serves one request; it makes *Server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // routes builds the router. Routes are registered flat, with full patterns,
-// so that route labels and the OpenAPI document use the same paths.
+// so that route labels and the OpenAPI document use the same paths. Every
+// /v1 route requires an API key with the scope named here (anyScope: any
+// valid key); only the probes are open.
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(s.requestID, s.instrument, securityHeaders, s.timeout)
+	r.Use(s.requestID, s.instrument, securityHeaders, s.cors, s.timeout)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(s.methodNotAllowed)
 
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
-	r.Get("/metrics", s.serveMetrics)
-	r.Get("/v1/openapi.yaml", serveOpenAPI)
+	r.Get("/v1/openapi.yaml", s.authed(anyScope, func(w http.ResponseWriter, r *http.Request) error {
+		serveOpenAPI(w, r)
+		return nil
+	}))
 
-	r.Post("/v1/jobs", s.wrap(s.submit))
-	r.Post("/v1/jobs/batch", s.wrap(s.submitBatch))
-	r.Get("/v1/jobs", s.wrap(s.listJobs))
-	r.Get("/v1/jobs/{id}", s.wrap(s.getJob))
-	r.Post("/v1/jobs/{id}/cancel", s.wrap(s.cancelJob))
-	r.Post("/v1/jobs/{id}/retry", s.wrap(s.retryJob))
-	r.Get("/v1/queues", s.wrap(s.listQueues))
-	r.Get("/v1/workers", s.wrap(s.listWorkers))
-	r.Get("/v1/types", s.wrap(s.listTypes))
+	r.Post("/v1/jobs", s.authed(auth.ScopeSubmit, s.submit))
+	r.Post("/v1/jobs/batch", s.authed(auth.ScopeSubmit, s.submitBatch))
+	r.Get("/v1/jobs", s.authed(auth.ScopeRead, s.listJobs))
+	r.Get("/v1/jobs/{id}", s.authed(auth.ScopeRead, s.getJob))
+	r.Post("/v1/jobs/{id}/cancel", s.authed(auth.ScopeManage, s.cancelJob))
+	r.Post("/v1/jobs/{id}/retry", s.authed(auth.ScopeManage, s.retryJob))
+	r.Get("/v1/queues", s.authed(auth.ScopeRead, s.listQueues))
+	r.Get("/v1/types", s.authed(auth.ScopeRead, s.listTypes))
+	// Workers are the platform's, not a tenant's.
+	r.Get("/v1/workers", s.authed(auth.ScopeAdmin, s.listWorkers))
+
+	r.Post("/v1/keys", s.authed(auth.ScopeAdmin, s.createKey))
+	r.Get("/v1/keys", s.authed(auth.ScopeAdmin, s.listKeys))
+	r.Post("/v1/keys/{keyID}/revoke", s.authed(auth.ScopeAdmin, s.revokeKey))
 	return r
 }
 

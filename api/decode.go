@@ -59,19 +59,47 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 }
 
 // decodeObject decodes data, which must hold exactly one JSON object, into
-// its members. It returns what is wrong otherwise.
+// its members. It returns what is wrong otherwise, and refuses an object
+// that names a member twice: parsers disagree on which value wins, so such
+// a body could mean one thing to Flask and another to whoever checked it.
 //
 // Members are matched exactly, by decoding into a map: encoding/json matches
 // struct fields case-insensitively, so even with DisallowUnknownFields a
 // struct would accept "TYPE" for "type", which the OpenAPI schema refuses.
 func decodeObject(data []byte) (map[string]json.RawMessage, string) {
 	dec := json.NewDecoder(bytes.NewReader(data))
-	var members map[string]json.RawMessage
-	if err := dec.Decode(&members); err != nil {
+	tok, err := dec.Token()
+	if err != nil {
 		return nil, describeJSONError(err)
 	}
-	if members == nil {
-		return nil, "must be a JSON object, not null"
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, "must be a JSON object, not " + jsonKind(tok)
+	}
+	members := make(map[string]json.RawMessage)
+	// Inside the object, the end of the input is a truncation.
+	describe := func(err error) string {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return describeJSONError(err)
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, describe(err)
+		}
+		name, _ := tok.(string) // object keys are always strings
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, describe(err)
+		}
+		if _, dup := members[name]; dup {
+			return nil, fmt.Sprintf("names the member %q twice", truncate(name, 64))
+		}
+		members[name] = v
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, describe(err)
 	}
 	end := dec.InputOffset()
 	var extra json.RawMessage
@@ -79,6 +107,25 @@ func decodeObject(data []byte) (map[string]json.RawMessage, string) {
 		return nil, fmt.Sprintf("unexpected data after the JSON object at byte offset %d", end)
 	}
 	return members, ""
+}
+
+// jsonKind names the JSON type of a first token.
+func jsonKind(tok any) string {
+	switch v := tok.(type) {
+	case json.Delim:
+		if v == '[' {
+			return "array"
+		}
+	case string:
+		return "string"
+	case float64, json.Number:
+		return "number"
+	case bool:
+		return "bool"
+	case nil:
+		return "null"
+	}
+	return "a JSON value of another kind"
 }
 
 func describeJSONError(err error) string {

@@ -42,6 +42,7 @@ func FuzzSubmitDecode(f *testing.F) {
 		}
 		r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Authorization", "Bearer "+h.admin)
 		if key != "" && !strings.ContainsAny(key, "\r\n") {
 			r.Header.Set(IdempotencyKeyHeader, key)
 		}

@@ -84,6 +84,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 		return is.problem()
 	}
 	params := (&jobDecoder{s: s, is: &is, m: members}).decode()
+	params.Tenant = mustPrincipal(r).Tenant
 	if hasHdrKey {
 		switch {
 		case params.IdempotencyKey == "":
@@ -94,6 +95,9 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !is.empty() {
 		return is.problem()
+	}
+	if err := s.admit(r, params.Tenant, 1); err != nil {
+		return err
 	}
 
 	results, entries, err := s.store.InsertJobs(r.Context(), []store.InsertParams{params})
@@ -163,6 +167,7 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) error {
 			continue
 		}
 		p := (&jobDecoder{s: s, is: &is, prefix: prefix + ".", m: m}).decode()
+		p.Tenant = mustPrincipal(r).Tenant
 		if k := p.IdempotencyKey; k != "" {
 			if first, dup := keys[k]; dup {
 				is.bad(prefix+".idempotency_key", "repeats the key of jobs[%d]; keys must differ within a batch", first)
@@ -174,6 +179,9 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !is.empty() {
 		return is.problem()
+	}
+	if err := s.admit(r, mustPrincipal(r).Tenant, len(params)); err != nil {
+		return err
 	}
 
 	results, entries, err := s.store.InsertJobs(r.Context(), params)
@@ -194,6 +202,24 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	writeJSON(w, status, out)
+	return nil
+}
+
+// admit checks the tenant's cap on waiting jobs before n more are inserted.
+func (s *Server) admit(r *http.Request, tenant string, n int) error {
+	if s.quota == nil {
+		return nil
+	}
+	ok, waiting, err := s.quota.admit(r.Context(), tenant, n)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		p := newProblem(http.StatusTooManyRequests, ProblemQuotaExceeded,
+			fmt.Sprintf("tenant %s has about %d jobs waiting to run, and at most %d may wait; %d more would not fit: try again when some have run",
+				tenant, waiting, s.cfg.TenantMaxQueued, n))
+		return p
+	}
 	return nil
 }
 
@@ -234,7 +260,7 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	j, err := s.store.GetJob(r.Context(), id)
+	j, err := s.store.GetTenantJob(r.Context(), mustPrincipal(r).JobTenant(), id)
 	if err != nil {
 		return fmt.Errorf("get job %s: %w", id, err)
 	}
@@ -247,12 +273,12 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	j, err := s.store.CancelJob(r.Context(), id)
+	p := mustPrincipal(r)
+	j, err := s.store.CancelTenantJob(r.Context(), p.JobTenant(), id)
 	if err != nil {
 		return fmt.Errorf("cancel job %s: %w", id, err)
 	}
-	s.log.InfoContext(r.Context(), "job cancelled", "job_id", j.ID, "queue", j.Queue, "type", j.Type,
-		"state", j.State, "request_id", requestIDFrom(r.Context()))
+	s.audit(r, "job cancelled", "job_id", j.ID, "queue", j.Queue, "type", j.Type, "state", j.State)
 	writeJSON(w, http.StatusOK, jobView(*j))
 	return nil
 }
@@ -262,13 +288,12 @@ func (s *Server) retryJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	j, entries, err := s.store.RetryJob(r.Context(), id)
+	j, entries, err := s.store.RetryTenantJob(r.Context(), mustPrincipal(r).JobTenant(), id)
 	if err != nil {
 		return fmt.Errorf("retry job %s: %w", id, err)
 	}
 	s.dispatch(r.Context(), entries)
-	s.log.InfoContext(r.Context(), "job retried", "job_id", j.ID, "queue", j.Queue, "type", j.Type,
-		"request_id", requestIDFrom(r.Context()))
+	s.audit(r, "job retried", "job_id", j.ID, "queue", j.Queue, "type", j.Type)
 	writeJSON(w, http.StatusOK, jobView(*j))
 	return nil
 }
@@ -289,7 +314,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 			is.bad(k, "must be given at most once")
 		}
 	}
-	p := store.ListParams{Limit: s.cfg.DefaultListLimit}
+	p := store.ListParams{Limit: s.cfg.DefaultListLimit, Tenant: mustPrincipal(r).JobTenant()}
 	if v := q.Get("queue"); v != "" {
 		if err := job.ValidateQueue(v); err != nil {
 			is.bad("queue", "%v", err)
@@ -353,7 +378,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listQueues(w http.ResponseWriter, r *http.Request) error {
-	stats, err := s.store.QueueStats(r.Context())
+	stats, err := s.store.TenantQueueStats(r.Context(), mustPrincipal(r).JobTenant())
 	if err != nil {
 		return fmt.Errorf("read queue statistics: %w", err)
 	}

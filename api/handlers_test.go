@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/flaskhq/flask/api/auth"
 	"github.com/flaskhq/flask/job"
 	"github.com/flaskhq/flask/store"
 )
@@ -218,6 +219,7 @@ func TestSubmitContentType(t *testing.T) {
 		require.Equal(t, []string{"Content-Type"}, p.fields(), ct)
 	}
 	r := httptest.NewRequest(http.MethodPost, "/v1/jobs", strings.NewReader(`{"type":"email.send"}`))
+	r.Header.Set("Authorization", "Bearer "+h.admin)
 	w := httptest.NewRecorder()
 	h.srv.ServeHTTP(w, r)
 	decodeProblem(t, w, http.StatusUnsupportedMediaType)
@@ -530,7 +532,7 @@ func TestHealthAndReadiness(t *testing.T) {
 // slowStore blocks in GetJob until its context ends.
 type slowStore struct{ Store }
 
-func (s slowStore) GetJob(ctx context.Context, id string) (*job.Job, error) {
+func (s slowStore) GetTenantJob(ctx context.Context, tenant, id string) (*job.Job, error) {
 	<-ctx.Done()
 	return nil, fmt.Errorf("get job %s: %w", id, ctx.Err())
 }
@@ -585,7 +587,7 @@ func TestUnknownRouteAndMethod(t *testing.T) {
 func TestAccessLog(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, Config{})
-	secret := "Bearer s3cr3t-token"
+	secret := "Bearer " + h.admin
 	w := h.do(request{method: http.MethodPost, path: "/v1/jobs",
 		body:   `{"type":"email.send","payload":{"password":"hunter2"}}`,
 		header: map[string]string{"Authorization": secret, RequestIDHeader: "req-42"}})
@@ -609,7 +611,9 @@ func TestAccessLog(t *testing.T) {
 	require.Contains(t, lines[0], "duration_ms")
 	require.Equal(t, "/v1/jobs/{id}", lines[1]["route"], "the route pattern, not the raw path")
 	require.NotContains(t, h.logs.String(), "hunter2")
-	require.NotContains(t, h.logs.String(), "s3cr3t")
+	key, err := auth.ParseKey(h.admin)
+	require.NoError(t, err)
+	require.NotContains(t, h.logs.String(), key.Secret, "the key's secret is never logged")
 
 	bad := h.do(request{method: http.MethodGet, path: "/v1/jobs", header: map[string]string{RequestIDHeader: "bad id with spaces"}})
 	require.NotEqual(t, "bad id with spaces", bad.Header().Get(RequestIDHeader))
@@ -626,7 +630,8 @@ func TestMetrics(t *testing.T) {
 	require.Equal(t, 2.0, counterValue(t, h.srv.metrics.requests.WithLabelValues("/v1/jobs/{id}", "GET", "200")))
 	require.Equal(t, 1.0, counterValue(t, h.srv.metrics.requests.WithLabelValues("unmatched", "GET", "404")))
 
-	w := h.get("/metrics")
+	require.Equal(t, http.StatusNotFound, h.get("/metrics").Code, "metrics are not served on the API's address")
+	w := h.scrape()
 	require.Equal(t, http.StatusOK, w.Code)
 	body := w.Body.String()
 	for _, want := range []string{
@@ -650,7 +655,7 @@ func TestMetrics(t *testing.T) {
 		}
 		return nil
 	})
-	w = h.get("/metrics")
+	w = h.scrape()
 	require.Equal(t, http.StatusOK, w.Code, "a failed statistics read does not fail the scrape")
 	require.Contains(t, w.Body.String(), "flask_queue_stats_up 0")
 
@@ -660,7 +665,7 @@ func TestMetrics(t *testing.T) {
 		}
 		return nil
 	})
-	w = h.get("/metrics")
+	w = h.scrape()
 	require.Equal(t, http.StatusOK, w.Code)
 	require.Contains(t, w.Body.String(), "flask_queue_stats_up 0", "an outbox read failure is reported too")
 }
@@ -702,6 +707,7 @@ func TestConcurrentRequestsAreIndependent(t *testing.T) {
 			}
 			r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
 			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("Authorization", "Bearer "+h.admin)
 			w := httptest.NewRecorder()
 			h.srv.ServeHTTP(w, r)
 			codes[i] = w.Code

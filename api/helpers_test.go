@@ -17,7 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flaskhq/flask/api/apitest"
+	"github.com/flaskhq/flask/api/auth"
 	"github.com/flaskhq/flask/job"
+	"github.com/flaskhq/flask/store"
 )
 
 // testNow is the fixed clock of the tests.
@@ -62,6 +64,9 @@ type harness struct {
 	reg     *prometheus.Registry
 	logs    *syncBuffer
 	noCheck bool // skip the OpenAPI check of responses (fuzzing)
+	// admin is the token of an admin key of the default tenant, sent by do
+	// unless the request sets its own Authorization ("" to send none).
+	admin string
 }
 
 func newHarness(t testing.TB, cfg Config) *harness {
@@ -86,6 +91,7 @@ func newHarness(t testing.TB, cfg Config) *harness {
 	})
 	require.NoError(t, err)
 	h.srv = srv
+	h.admin = h.store.AddKey(store.DefaultTenant, auth.ScopeAdmin)
 	return h
 }
 
@@ -108,6 +114,7 @@ func (h *harness) do(req request) *httptest.ResponseRecorder {
 	if req.body != "" {
 		r.Header.Set("Content-Type", "application/json")
 	}
+	r.Header.Set("Authorization", "Bearer "+h.admin)
 	for k, v := range req.header {
 		if v == "" {
 			r.Header.Del(k)
@@ -120,6 +127,13 @@ func (h *harness) do(req request) *httptest.ResponseRecorder {
 	if !h.noCheck {
 		checkAgainstDocument(h.t, req, w)
 	}
+	return w
+}
+
+// scrape serves GET /metrics from the metrics handler.
+func (h *harness) scrape() *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	h.srv.MetricsHandler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	return w
 }
 

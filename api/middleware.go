@@ -103,7 +103,7 @@ func (rec *statusRecorder) Unwrap() http.ResponseWriter { return rec.ResponseWri
 
 // quietRoutes are polled by probes and scrapers; their access log lines are
 // debug unless they fail.
-var quietRoutes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+var quietRoutes = map[string]bool{"/healthz": true, "/readyz": true}
 
 // instrument records each request in the access log and the HTTP metrics,
 // and turns a panic into a 500 problem. It never logs bodies or headers.
@@ -147,14 +147,16 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 	})
 }
 
-// securityHeaders keeps browsers from sniffing or caching API responses and
-// from framing them.
+// securityHeaders keeps browsers from sniffing, caching or framing API
+// responses, from running anything in them, and from leaking their URLs.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Cache-Control", "no-store")
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		next.ServeHTTP(w, r)
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/flaskhq/flask/job"
+	"github.com/flaskhq/flask/store"
 )
 
 // Problem types, RFC 9457. They are URNs: stable names, not pages to fetch.
@@ -26,6 +27,10 @@ const (
 	ProblemDuplicate        = "urn:flask:problem:duplicate"
 	ProblemUnavailable      = "urn:flask:problem:unavailable"
 	ProblemInternal         = "urn:flask:problem:internal"
+	ProblemUnauthorized     = "urn:flask:problem:unauthorized"
+	ProblemForbidden        = "urn:flask:problem:forbidden"
+	ProblemRateLimited      = "urn:flask:problem:rate-limited"
+	ProblemQuotaExceeded    = "urn:flask:problem:quota-exceeded"
 )
 
 var problemTitles = map[string]string{
@@ -40,6 +45,10 @@ var problemTitles = map[string]string{
 	ProblemDuplicate:        "Duplicate",
 	ProblemUnavailable:      "Service unavailable",
 	ProblemInternal:         "Internal server error",
+	ProblemUnauthorized:     "Unauthorized",
+	ProblemForbidden:        "Forbidden",
+	ProblemRateLimited:      "Too many requests",
+	ProblemQuotaExceeded:    "Too many waiting jobs",
 }
 
 // maxFieldErrors caps the field errors listed in one problem.
@@ -197,6 +206,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		p = newProblem(http.StatusConflict, ProblemStateConflict,
 			fmt.Sprintf("job %s is %s, which does not allow %s", se.ID, se.State, se.Op))
 		p.State = se.State
+	case errors.Is(err, store.ErrKeyNotFound):
+		p = newProblem(http.StatusNotFound, ProblemNotFound, "no API key has that id")
 	case errors.Is(err, job.ErrDuplicate):
 		p = newProblem(http.StatusConflict, ProblemDuplicate,
 			"a job with that idempotency key was being created at the same time; send the request again to get it")

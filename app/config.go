@@ -190,6 +190,7 @@ func NewLogger(c Common, w *os.File) (*slog.Logger, error) {
 // APIConfig configures flask-api.
 type APIConfig struct {
 	Common
+	APISecurity
 	// HTTPAddr is the API's listen address. Default :8080.
 	HTTPAddr string `envconfig:"HTTP_ADDR" default:":8080"`
 	// MaxBodyBytes caps a request body (batches excepted). Default 1 MiB.
@@ -223,6 +224,9 @@ func (c *APIConfig) Validate() error {
 	}
 	if c.HTTPAddr == "" {
 		return errors.New("FLASK_HTTP_ADDR must not be empty")
+	}
+	if err := c.APISecurity.validate(); err != nil {
+		return err
 	}
 	if c.MaxPayloadBytes < 1 || c.MaxBodyBytes < int64(c.MaxPayloadBytes) {
 		return errors.New("FLASK_MAX_PAYLOAD_BYTES must be positive and FLASK_MAX_BODY_BYTES at least as large")

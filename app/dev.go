@@ -67,7 +67,8 @@ func RunDev(ctx context.Context, cfg DevConfig, log *slog.Logger) error {
 	}
 	apiCfg := APIConfig{Common: common, HTTPAddr: cfg.Addr, MaxBodyBytes: 1 << 20, MaxBatchBodyBytes: 32 << 20,
 		MaxPayloadBytes: 256 << 10, MaxBatch: 1000, ShutdownTimeout: defaultShutdown, RelayInterval: defaultRelayInterval,
-		OutboxGrace: defaultOutboxGrace, WebEnabled: true, WebPollInterval: defaultWebPoll}
+		OutboxGrace: defaultOutboxGrace, WebEnabled: true, WebPollInterval: defaultWebPoll,
+		APISecurity: APISecurity{MetricsAddr: "off", RateLimit: 50, RateBurst: 100, TenantMaxQueued: 100000, APIKeyCacheTTL: 10 * time.Second}}
 	wcfg := WorkerConfig{Common: common, Queues: cfg.Queues, Concurrency: 10, ShutdownGrace: defaultShutdown,
 		FetchWait: 2 * time.Second, MaxFetch: 256,
 		HeartbeatInterval: defaultHeartbeat, WorkerTTL: defaultWorkerTTL}
@@ -90,6 +91,13 @@ func RunDev(ctx context.Context, cfg DevConfig, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
+	key, err := devKey(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	if err := EnsureAdminKey(ctx, st, key, "flaskctl dev", log); err != nil {
+		return fmt.Errorf("%w (delete %s to make a new key)", err, filepath.Join(cfg.DataDir, DevAPIKeyFile))
+	}
 	b, err := OpenBroker(ctx, common, "flask-dev", log)
 	if err != nil {
 		return err
@@ -105,8 +113,10 @@ func RunDev(ctx context.Context, cfg DevConfig, log *slog.Logger) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	url := "http://" + ln.Addr().String()
-	fmt.Fprintf(cfg.Out, "Flask is running at %s (data in %s); the dashboard is at %s/. Try:\n  flaskctl jobs submit --api %s --type demo.sleep --payload '{\"ms\":500}' --wait\nPress Ctrl+C to stop.\n",
-		url, cfg.DataDir, url, url)
+	fmt.Fprintf(cfg.Out, "Flask is running at %s (data in %s); the dashboard is at %s/.\n"+
+		"Your admin API key (kept in %s; sign in to the dashboard with it):\n  export FLASK_API_KEY=%s\nTry:\n"+
+		"  flaskctl jobs submit --api %s --type demo.sleep --payload '{\"ms\":500}' --wait\nPress Ctrl+C to stop.\n",
+		url, cfg.DataDir, url, filepath.Join(cfg.DataDir, DevAPIKeyFile), key, url)
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)

@@ -8,6 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,10 +29,23 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-func postJob(t *testing.T, base string, body string) job.Job {
+// authed sends a request with the API key.
+func authed(t *testing.T, method, url, key string, body io.Reader) *http.Response {
 	t.Helper()
-	resp, err := http.Post(base+"/v1/jobs", "application/json", bytes.NewBufferString(body))
+	req, err := http.NewRequest(method, url, body)
 	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+key)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	return resp
+}
+
+func postJob(t *testing.T, base, key, body string) job.Job {
+	t.Helper()
+	resp := authed(t, http.MethodPost, base+"/v1/jobs", key, bytes.NewBufferString(body))
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	require.Equal(t, http.StatusCreated, resp.StatusCode, string(b))
@@ -38,10 +54,9 @@ func postJob(t *testing.T, base string, body string) job.Job {
 	return j
 }
 
-func getJob(t *testing.T, base, id string) job.Job {
+func getJob(t *testing.T, base, key, id string) job.Job {
 	t.Helper()
-	resp, err := http.Get(base + "/v1/jobs/" + id)
-	require.NoError(t, err)
+	resp := authed(t, http.MethodGet, base+"/v1/jobs/"+id, key, nil)
 	defer resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	var j job.Job
@@ -72,13 +87,19 @@ func TestDevModeRunsJobsAndKeepsData(t *testing.T) {
 		return cancel, done
 	}
 	cancel, done := start()
-	echo := postJob(t, base, `{"type":"demo.echo","payload":{"hello":"world"}}`)
-	flaky := postJob(t, base, `{"type":"demo.fail","payload":{"times":1}}`)
-	require.Eventually(t, func() bool { return getJob(t, base, echo.ID).State == job.StateSucceeded }, 10*time.Second, 20*time.Millisecond)
-	got := getJob(t, base, echo.ID)
+	keyBytes, err := os.ReadFile(filepath.Join(dir, DevAPIKeyFile))
+	require.NoError(t, err, "dev mode keeps its admin key in the data directory")
+	key := strings.TrimSpace(string(keyBytes))
+	resp := authed(t, http.MethodGet, base+"/v1/jobs", "flask_wrong", nil)
+	resp.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "dev mode requires a key too")
+	echo := postJob(t, base, key, `{"type":"demo.echo","payload":{"hello":"world"}}`)
+	flaky := postJob(t, base, key, `{"type":"demo.fail","payload":{"times":1}}`)
+	require.Eventually(t, func() bool { return getJob(t, base, key, echo.ID).State == job.StateSucceeded }, 10*time.Second, 20*time.Millisecond)
+	got := getJob(t, base, key, echo.ID)
 	require.JSONEq(t, `{"hello":"world"}`, string(got.Result))
-	require.Eventually(t, func() bool { return getJob(t, base, flaky.ID).State == job.StateSucceeded }, 15*time.Second, 50*time.Millisecond)
-	got = getJob(t, base, flaky.ID)
+	require.Eventually(t, func() bool { return getJob(t, base, key, flaky.ID).State == job.StateSucceeded }, 15*time.Second, 50*time.Millisecond)
+	got = getJob(t, base, key, flaky.ID)
 	require.Equal(t, 2, got.Attempt)
 	require.Len(t, got.Errors, 1)
 	require.Equal(t, 1, got.Errors[0].Attempt)
@@ -88,5 +109,5 @@ func TestDevModeRunsJobsAndKeepsData(t *testing.T) {
 
 	cancel, done = start()
 	defer func() { cancel(); <-done }()
-	require.Equal(t, job.StateSucceeded, getJob(t, base, echo.ID).State, "data must survive a restart")
+	require.Equal(t, job.StateSucceeded, getJob(t, base, key, echo.ID).State, "data must survive a restart")
 }

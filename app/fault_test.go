@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/flaskhq/flask/api/auth"
 	"github.com/flaskhq/flask/events"
 	natsbroker "github.com/flaskhq/flask/events/nats"
 	"github.com/flaskhq/flask/job"
@@ -87,16 +88,20 @@ func testPublishFailureAfterCommit(t *testing.T, dbURL string) {
 	t.Cleanup(func() { cancel(); <-done; <-done })
 
 	base := "http://" + ln.Addr().String()
-	j := postJob(t, base, `{"type":"demo.echo","payload":"survives"}`)
+	k, err := auth.NewKey()
+	require.NoError(t, err)
+	require.NoError(t, EnsureAdminKey(ctx, st, k.Token(), "test", log))
+	key := k.Token()
+	j := postJob(t, base, key, `{"type":"demo.echo","payload":"survives"}`)
 	require.Eventually(t, func() bool { return b.failed.Load() >= 2 }, 5*time.Second, 10*time.Millisecond,
 		"the dispatch and at least one sweep must have failed")
-	require.Equal(t, job.StateQueued, getJob(t, base, j.ID).State, "nothing reached a worker while publishing fails")
+	require.Equal(t, job.StateQueued, getJob(t, base, key, j.ID).State, "nothing reached a worker while publishing fails")
 	n, _, err := st.OutboxStats(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, n, "the unpublished job waits in the outbox")
 
 	b.failing.Store(false)
-	require.Eventually(t, func() bool { return getJob(t, base, j.ID).State == job.StateSucceeded }, 10*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return getJob(t, base, key, j.ID).State == job.StateSucceeded }, 10*time.Second, 20*time.Millisecond)
 	require.Eventually(t, func() bool {
 		n, _, err := st.OutboxStats(ctx)
 		return err == nil && n == 0

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/flaskhq/flask/api"
+	"github.com/flaskhq/flask/api/auth"
 	"github.com/flaskhq/flask/events"
 	natsbroker "github.com/flaskhq/flask/events/nats"
 	sqsbroker "github.com/flaskhq/flask/events/sqs"
@@ -178,6 +179,9 @@ type APIParts struct {
 	Broker  Broker
 	Catalog *job.Catalog
 	Metrics *prometheus.Registry
+	// MetricsListener serves GET /metrics apart from the API; nil serves
+	// no metrics.
+	MetricsListener net.Listener
 }
 
 // RunAPI runs flask-api until ctx ends, then shuts down in order: stop
@@ -200,6 +204,19 @@ func RunAPI(ctx context.Context, cfg APIConfig, log *slog.Logger) error {
 		return err
 	}
 	defer b.Close()
+	if token, err := cfg.bootstrapKey(); err != nil {
+		return err
+	} else if token != "" {
+		if err := EnsureAdminKey(ctx, st, token, "bootstrap", log); err != nil {
+			return err
+		}
+	}
+	var metricsLn net.Listener
+	if cfg.MetricsAddr != "off" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("FLASK_METRICS_ADDR: listen on %s: %w", cfg.MetricsAddr, err)
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
@@ -209,7 +226,7 @@ func RunAPI(ctx context.Context, cfg APIConfig, log *slog.Logger) error {
 		return err
 	}
 	defer stopDebug()
-	return ServeAPI(ctx, cfg, APIParts{Store: st, Broker: b, Catalog: cat, Metrics: newRegistry()}, ln, log)
+	return ServeAPI(ctx, cfg, APIParts{Store: st, Broker: b, Catalog: cat, Metrics: newRegistry(), MetricsListener: metricsLn}, ln, log)
 }
 
 // ServeAPI serves the API and runs the relay on ln until ctx ends.
@@ -218,16 +235,24 @@ func ServeAPI(ctx context.Context, cfg APIConfig, p APIParts, ln net.Listener, l
 	if err != nil {
 		return err
 	}
-	srv, err := api.New(api.Config{
+	verifier := auth.NewVerifier(auth.VerifierConfig{CacheTTL: cfg.APIKeyCacheTTL}, p.Store, log)
+	srv, err := api.New(cfg.apiConfig(api.Config{
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchBodyBytes: cfg.MaxBatchBodyBytes, MaxPayloadBytes: cfg.MaxPayloadBytes,
 		MaxBatch: cfg.MaxBatch,
-	}, api.Deps{
+	}), api.Deps{
 		Store: p.Store, Catalog: p.Catalog, Dispatcher: rl, Broker: p.Broker, Logger: log,
-		Registerer: p.Metrics, Gatherer: p.Metrics,
+		Registerer: p.Metrics, Gatherer: p.Metrics, Verifier: verifier,
 	})
 	if err != nil {
 		return err
 	}
+	if p.MetricsListener != nil {
+		defer serveMetrics(p.MetricsListener, p.Metrics, log)()
+	}
+	verifierCtx, stopVerifier := context.WithCancel(context.WithoutCancel(ctx))
+	verifierDone := make(chan struct{})
+	go func() { defer close(verifierDone); verifier.Run(verifierCtx) }()
+	defer func() { stopVerifier(); <-verifierDone }()
 	handler := srv.Handler()
 	webCtx, stopWeb := context.WithCancel(ctx)
 	defer stopWeb()

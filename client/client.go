@@ -330,6 +330,65 @@ func (c *Client) Types(ctx context.Context) ([]JobType, error) {
 	return out.Types, nil
 }
 
+// Key describes an API key, without its secret.
+type Key struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Tenant     string     `json:"tenant"`
+	Scopes     []string   `json:"scopes"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+}
+
+// NewKey is a key just created: Secret is the whole token
+// (flask_<id>_<secret>), which the server never shows again.
+type NewKey struct {
+	Key
+	Secret string `json:"key"`
+}
+
+// CreateKeyRequest describes a key to create (admin scope).
+type CreateKeyRequest struct {
+	Name   string   `json:"name"`
+	Tenant string   `json:"tenant"`
+	Scopes []string `json:"scopes"`
+}
+
+// CreateKey creates an API key (admin scope).
+func (c *Client) CreateKey(ctx context.Context, req CreateKeyRequest) (*NewKey, error) {
+	var out NewKey
+	if _, err := c.do(ctx, http.MethodPost, []string{"v1", "keys"}, nil, req, &out); err != nil {
+		return nil, fmt.Errorf("create API key: %w", err)
+	}
+	return &out, nil
+}
+
+// ListKeys lists the API keys of tenant, or every key when tenant is ""
+// (admin scope).
+func (c *Client) ListKeys(ctx context.Context, tenant string) ([]Key, error) {
+	q := url.Values{}
+	if tenant != "" {
+		q.Set("tenant", tenant)
+	}
+	var out struct {
+		Keys []Key `json:"keys"`
+	}
+	if _, err := c.do(ctx, http.MethodGet, []string{"v1", "keys"}, q, nil, &out); err != nil {
+		return nil, fmt.Errorf("list API keys: %w", err)
+	}
+	return out.Keys, nil
+}
+
+// RevokeKey revokes the API key with id (admin scope).
+func (c *Client) RevokeKey(ctx context.Context, id string) (*Key, error) {
+	var out Key
+	if _, err := c.do(ctx, http.MethodPost, []string{"v1", "keys", id, "revoke"}, nil, nil, &out); err != nil {
+		return nil, fmt.Errorf("revoke API key %s: %w", id, err)
+	}
+	return &out, nil
+}
+
 // Wait polls a job every interval until it reaches a terminal state, and
 // returns it then. It returns early with ctx's error.
 func (c *Client) Wait(ctx context.Context, id string, interval time.Duration) (*job.Job, error) {
@@ -354,8 +413,12 @@ func (c *Client) Wait(ctx context.Context, id string, interval time.Duration) (*
 	}
 }
 
-// maxErrorBody caps what is read of an error response.
-const maxErrorBody = 64 << 10
+// maxErrorBody caps what is read of an error response, maxBody of any
+// other: a misbehaving server cannot make the client read without end.
+const (
+	maxErrorBody = 64 << 10
+	maxBody      = 256 << 20
+)
 
 // do sends one request and decodes a 2xx answer into out. It returns the
 // status, and a *ProblemError for any other answer.
@@ -391,7 +454,7 @@ func (c *Client) do(ctx context.Context, method string, path []string, q url.Val
 		return resp.StatusCode, readProblem(resp)
 	}
 	if out != nil {
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(out); err != nil {
 			return resp.StatusCode, fmt.Errorf("decode %d response: %w", resp.StatusCode, err)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/flaskhq/flask/api"
 	"github.com/flaskhq/flask/api/apitest"
+	"github.com/flaskhq/flask/api/auth"
 	"github.com/flaskhq/flask/client"
 	"github.com/flaskhq/flask/job"
 	"github.com/flaskhq/flask/store"
@@ -29,6 +30,9 @@ type env struct {
 
 	mu      sync.Mutex
 	headers []http.Header
+	// admin is the admin key every client of newEnv sends unless its
+	// options set another.
+	admin string
 }
 
 // newEnv serves the real API handler over an in-memory store.
@@ -40,6 +44,8 @@ func newEnv(t *testing.T, opts ...client.Option) *env {
 	)
 	require.NoError(t, err)
 	e := &env{store: apitest.NewStore(func() time.Time { return testNow })}
+	e.admin = e.store.AddKey("default", auth.ScopeAdmin)
+	opts = append([]client.Option{client.WithAPIKey(e.admin)}, opts...)
 	srv, err := api.New(api.Config{}, api.Deps{Store: e.store, Catalog: cat, Dispatcher: &apitest.Dispatcher{},
 		Now: func() time.Time { return testNow }})
 	require.NoError(t, err)
@@ -238,20 +244,68 @@ func TestQueuesWorkersTypes(t *testing.T) {
 
 func TestAPIKeyAndHeaders(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, client.WithAPIKey("k-123"), client.WithUserAgent("flaskctl/test"))
+	e := newEnv(t, client.WithUserAgent("flaskctl/test"))
 	_, err := e.c.Types(t.Context())
 	require.NoError(t, err)
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	require.Equal(t, "Bearer k-123", e.headers[0].Get("Authorization"))
+	require.Equal(t, "Bearer "+e.admin, e.headers[0].Get("Authorization"))
 	require.Equal(t, "flaskctl/test", e.headers[0].Get("User-Agent"))
+	e.mu.Unlock()
 
-	plain := newEnv(t)
-	_, err = plain.c.Types(t.Context())
+	bad := newEnv(t, client.WithAPIKey("k-123"))
+	_, err = bad.c.Types(t.Context())
+	p, ok := client.IsProblem(err)
+	require.True(t, ok, "%v", err)
+	require.Equal(t, http.StatusUnauthorized, p.Status)
+
+	none := newEnv(t, client.WithAPIKey(""))
+	_, err = none.c.Types(t.Context())
+	p, ok = client.IsProblem(err)
+	require.True(t, ok, "%v", err)
+	require.Equal(t, http.StatusUnauthorized, p.Status)
+	none.mu.Lock()
+	defer none.mu.Unlock()
+	require.Empty(t, none.headers[0].Get("Authorization"), "no key, no header")
+}
+
+func TestKeys(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := t.Context()
+	k, err := e.c.CreateKey(ctx, client.CreateKeyRequest{Name: "ci", Tenant: "acme", Scopes: []string{"jobs:submit", "jobs:read"}})
 	require.NoError(t, err)
-	plain.mu.Lock()
-	defer plain.mu.Unlock()
-	require.Empty(t, plain.headers[0].Get("Authorization"))
+	require.Equal(t, "acme", k.Tenant)
+	require.True(t, strings.HasPrefix(k.Secret, "flask_"+k.ID+"_"), "the whole token, once")
+
+	acme, err := client.New(e.url, client.WithAPIKey(k.Secret))
+	require.NoError(t, err)
+	res, err := acme.Submit(ctx, client.SubmitRequest{Type: "email.send"})
+	require.NoError(t, err)
+	require.Equal(t, "acme", e.store.TenantOf(res.Job.ID))
+	_, err = acme.Cancel(ctx, res.Job.ID)
+	p, ok := client.IsProblem(err)
+	require.True(t, ok, "%v", err)
+	require.Equal(t, http.StatusForbidden, p.Status, "no jobs:manage scope")
+
+	keys, err := e.c.ListKeys(ctx, "acme")
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	require.Equal(t, k.ID, keys[0].ID)
+	all, err := e.c.ListKeys(ctx, "")
+	require.NoError(t, err)
+	require.Len(t, all, 2)
+
+	r, err := e.c.RevokeKey(ctx, k.ID)
+	require.NoError(t, err)
+	require.NotNil(t, r.RevokedAt)
+	_, err = acme.Get(ctx, res.Job.ID)
+	p, ok = client.IsProblem(err)
+	require.True(t, ok, "%v", err)
+	require.Equal(t, http.StatusUnauthorized, p.Status)
+	_, err = e.c.RevokeKey(ctx, "zzzzzzzzzzzzzzzz")
+	p, ok = client.IsProblem(err)
+	require.True(t, ok)
+	require.Equal(t, http.StatusNotFound, p.Status)
 }
 
 func TestNewValidatesURL(t *testing.T) {
@@ -281,7 +335,7 @@ func TestBasePathPrefix(t *testing.T) {
 		http.Redirect(w, r, e.url+r.URL.Path, http.StatusTemporaryRedirect)
 	})))
 	t.Cleanup(ts.Close)
-	c, err := client.New(ts.URL + "/flask/")
+	c, err := client.New(ts.URL+"/flask/", client.WithAPIKey(e.admin))
 	require.NoError(t, err)
 	_, err = c.Types(t.Context())
 	require.NoError(t, err)

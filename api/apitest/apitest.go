@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/flaskhq/flask/api/auth"
 	"github.com/flaskhq/flask/job"
 	"github.com/flaskhq/flask/store"
 )
@@ -27,8 +28,10 @@ type Store struct {
 
 	mu      sync.Mutex
 	jobs    map[string]*job.Job
-	order   []string // ids in insertion order
-	keys    map[string]string
+	order   []string          // ids in insertion order
+	keys    map[string]string // tenant + "\x00" + idempotency key → job id
+	tenants map[string]string // job id → tenant
+	apiKeys map[string]*store.APIKey
 	workers []store.WorkerInfo
 	// pending are the outbox entries handed out; the fake never publishes.
 	pending []store.OutboxEntry
@@ -48,6 +51,8 @@ func NewStore(now func() time.Time) *Store {
 		now:      now,
 		jobs:     make(map[string]*job.Job),
 		keys:     make(map[string]string),
+		tenants:  make(map[string]string),
+		apiKeys:  make(map[string]*store.APIKey),
 		getCount: make(map[string]int),
 	}
 }
@@ -95,17 +100,36 @@ func (s *Store) Update(id string, f func(j *job.Job)) error {
 	return nil
 }
 
-// Put stores a job as given, replacing one with the same id.
-func (s *Store) Put(j job.Job) {
+// Put stores a job of the default tenant as given, replacing one with the
+// same id.
+func (s *Store) Put(j job.Job) { s.PutTenant(store.DefaultTenant, j) }
+
+// PutTenant stores a job of tenant as given, replacing one with the same id.
+func (s *Store) PutTenant(tenant string, j job.Job) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.jobs[j.ID]; !ok {
 		s.order = append(s.order, j.ID)
 	}
 	s.jobs[j.ID] = &j
+	s.tenants[j.ID] = tenant
 	if j.IdempotencyKey != "" {
-		s.keys[j.IdempotencyKey] = j.ID
+		s.keys[tenant+"\x00"+j.IdempotencyKey] = j.ID
 	}
+}
+
+// AddKey stores a new API key of tenant with scopes and returns its token.
+func (s *Store) AddKey(tenant string, scopes ...auth.Scope) string {
+	k, err := auth.NewKey()
+	if err != nil {
+		panic(err)
+	}
+	if _, err := s.CreateAPIKey(context.Background(), store.CreateKeyParams{
+		ID: k.ID, Name: "test", Tenant: tenant, Scopes: auth.ScopeStrings(scopes), SecretHash: k.Hash(),
+	}); err != nil {
+		panic(err)
+	}
+	return k.Token()
 }
 
 // Len counts the stored jobs.
@@ -153,13 +177,19 @@ func (s *Store) InsertJobs(ctx context.Context, params []store.InsertParams) ([]
 	var entries []store.OutboxEntry
 	var fresh []*job.Job
 	seen := make(map[string]*job.Job)
+	tenantOf := make(map[*job.Job]string)
 	for _, p := range params {
+		tenant := p.Tenant
+		if tenant == "" {
+			tenant = store.DefaultTenant
+		}
+		idemKey := tenant + "\x00" + p.IdempotencyKey
 		if p.IdempotencyKey != "" {
-			if id, ok := s.keys[p.IdempotencyKey]; ok {
+			if id, ok := s.keys[idemKey]; ok {
 				results = append(results, store.InsertResult{Job: *clone(s.jobs[id]), Existing: true})
 				continue
 			}
-			if j, ok := seen[p.IdempotencyKey]; ok {
+			if j, ok := seen[idemKey]; ok {
 				results = append(results, store.InsertResult{Job: *clone(j), Existing: true})
 				continue
 			}
@@ -186,29 +216,52 @@ func (s *Store) InsertJobs(ctx context.Context, params []store.InsertParams) ([]
 			entries = append(entries, s.outbox(j))
 		}
 		if p.IdempotencyKey != "" {
-			seen[p.IdempotencyKey] = j
+			seen[idemKey] = j
 		}
+		tenantOf[j] = tenant
 		fresh = append(fresh, j)
 		results = append(results, store.InsertResult{Job: *clone(j)})
 	}
 	for _, j := range fresh {
 		s.jobs[j.ID] = j
 		s.order = append(s.order, j.ID)
+		s.tenants[j.ID] = tenantOf[j]
 		if j.IdempotencyKey != "" {
-			s.keys[j.IdempotencyKey] = j.ID
+			s.keys[tenantOf[j]+"\x00"+j.IdempotencyKey] = j.ID
 		}
 	}
 	return results, entries, nil
 }
 
-// GetJob returns a copy of the job.
+// owned returns the job with id when tenant may see it.
+func (s *Store) owned(tenant, id string) (*job.Job, bool) {
+	j, ok := s.jobs[id]
+	if !ok || (tenant != store.AllTenants && s.tenants[id] != tenant) {
+		return nil, false
+	}
+	return j, true
+}
+
+// TenantOf returns the tenant of a job ("" if there is no such job).
+func (s *Store) TenantOf(id string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tenants[id]
+}
+
+// GetJob returns a copy of the job, whatever its tenant.
 func (s *Store) GetJob(ctx context.Context, id string) (*job.Job, error) {
+	return s.GetTenantJob(ctx, store.AllTenants, id)
+}
+
+// GetTenantJob returns a copy of the job if it is tenant's.
+func (s *Store) GetTenantJob(ctx context.Context, tenant, id string) (*job.Job, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.check("GetJob"); err != nil {
 		return nil, err
 	}
-	j, ok := s.jobs[id]
+	j, ok := s.owned(tenant, id)
 	if !ok {
 		return nil, fmt.Errorf("get job %s: %w", id, job.ErrNotFound)
 	}
@@ -239,7 +292,8 @@ func (s *Store) ListJobs(ctx context.Context, p store.ListParams) ([]job.Job, er
 	for _, id := range ids {
 		j := s.jobs[id]
 		switch {
-		case p.Cursor != "" && id >= p.Cursor,
+		case p.Tenant != store.AllTenants && s.tenants[id] != p.Tenant,
+			p.Cursor != "" && id >= p.Cursor,
 			p.Queue != "" && j.Queue != p.Queue,
 			p.State != "" && j.State != p.State,
 			p.Type != "" && j.Type != p.Type:
@@ -253,15 +307,15 @@ func (s *Store) ListJobs(ctx context.Context, p store.ListParams) ([]job.Job, er
 	return out, nil
 }
 
-// CancelJob cancels a job that has not finished; a running one only gets
-// CancelRequestedAt.
-func (s *Store) CancelJob(ctx context.Context, id string) (*job.Job, error) {
+// CancelTenantJob cancels a job of tenant that has not finished; a running
+// one only gets CancelRequestedAt.
+func (s *Store) CancelTenantJob(ctx context.Context, tenant, id string) (*job.Job, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.check("CancelJob"); err != nil {
 		return nil, err
 	}
-	j, ok := s.jobs[id]
+	j, ok := s.owned(tenant, id)
 	if !ok {
 		return nil, fmt.Errorf("cancel job %s: %w", id, job.ErrNotFound)
 	}
@@ -280,14 +334,14 @@ func (s *Store) CancelJob(ctx context.Context, id string) (*job.Job, error) {
 	return clone(j), nil
 }
 
-// RetryJob queues a failed or cancelled job again.
-func (s *Store) RetryJob(ctx context.Context, id string) (*job.Job, []store.OutboxEntry, error) {
+// RetryTenantJob queues a failed or cancelled job of tenant again.
+func (s *Store) RetryTenantJob(ctx context.Context, tenant, id string) (*job.Job, []store.OutboxEntry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.check("RetryJob"); err != nil {
 		return nil, nil, err
 	}
-	j, ok := s.jobs[id]
+	j, ok := s.owned(tenant, id)
 	if !ok {
 		return nil, nil, fmt.Errorf("retry job %s: %w", id, job.ErrNotFound)
 	}
@@ -321,6 +375,11 @@ func (s *Store) OutboxStats(ctx context.Context) (int, *time.Time, error) {
 
 // QueueStats counts jobs by queue and state.
 func (s *Store) QueueStats(ctx context.Context) ([]store.QueueStats, error) {
+	return s.TenantQueueStats(ctx, store.AllTenants)
+}
+
+// TenantQueueStats counts the jobs of tenant by queue and state.
+func (s *Store) TenantQueueStats(ctx context.Context, tenant string) ([]store.QueueStats, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.check("QueueStats"); err != nil {
@@ -328,7 +387,10 @@ func (s *Store) QueueStats(ctx context.Context) ([]store.QueueStats, error) {
 	}
 	byQueue := make(map[string]*store.QueueStats)
 	for _, id := range s.order {
-		j := s.jobs[id]
+		j, ok := s.owned(tenant, id)
+		if !ok {
+			continue
+		}
 		q, ok := byQueue[j.Queue]
 		if !ok {
 			q = &store.QueueStats{Queue: j.Queue, Counts: make(map[job.State]int)}
@@ -346,6 +408,103 @@ func (s *Store) QueueStats(ctx context.Context) ([]store.QueueStats, error) {
 	}
 	slices.SortFunc(out, func(a, b store.QueueStats) int { return strings.Compare(a.Queue, b.Queue) })
 	return out, nil
+}
+
+// CountWaiting counts the scheduled, queued and retrying jobs of tenant.
+func (s *Store) CountWaiting(ctx context.Context, tenant string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("CountWaiting"); err != nil {
+		return 0, err
+	}
+	n := 0
+	for id, j := range s.jobs {
+		if s.tenants[id] == tenant && (j.State == job.StateScheduled || j.State == job.StateQueued || j.State == job.StateRetrying) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// CreateAPIKey stores a key; job.ErrDuplicate when its id is taken.
+func (s *Store) CreateAPIKey(ctx context.Context, p store.CreateKeyParams) (*store.APIKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("CreateAPIKey"); err != nil {
+		return nil, err
+	}
+	if _, ok := s.apiKeys[p.ID]; ok {
+		return nil, fmt.Errorf("create API key %s: %w", p.ID, job.ErrDuplicate)
+	}
+	k := &store.APIKey{ID: p.ID, Name: p.Name, Tenant: p.Tenant, Scopes: slices.Clone(p.Scopes),
+		SecretHash: slices.Clone(p.SecretHash), CreatedAt: s.now().UTC()}
+	s.apiKeys[p.ID] = k
+	c := *k
+	return &c, nil
+}
+
+// GetAPIKey returns a key, or store.ErrKeyNotFound.
+func (s *Store) GetAPIKey(ctx context.Context, id string) (*store.APIKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("GetAPIKey"); err != nil {
+		return nil, err
+	}
+	k, ok := s.apiKeys[id]
+	if !ok {
+		return nil, store.ErrKeyNotFound
+	}
+	c := *k
+	return &c, nil
+}
+
+// ListAPIKeys lists the keys of tenant (all for store.AllTenants), by id.
+func (s *Store) ListAPIKeys(ctx context.Context, tenant string) ([]store.APIKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("ListAPIKeys"); err != nil {
+		return nil, err
+	}
+	var out []store.APIKey
+	for _, k := range s.apiKeys {
+		if tenant == store.AllTenants || k.Tenant == tenant {
+			out = append(out, *k)
+		}
+	}
+	slices.SortFunc(out, func(a, b store.APIKey) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// RevokeAPIKey revokes a key, keeping the first revocation time.
+func (s *Store) RevokeAPIKey(ctx context.Context, id string) (*store.APIKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("RevokeAPIKey"); err != nil {
+		return nil, err
+	}
+	k, ok := s.apiKeys[id]
+	if !ok {
+		return nil, store.ErrKeyNotFound
+	}
+	if k.RevokedAt == nil {
+		now := s.now().UTC()
+		k.RevokedAt = &now
+	}
+	c := *k
+	return &c, nil
+}
+
+// TouchAPIKeys records the keys' last use.
+func (s *Store) TouchAPIKeys(ctx context.Context, ids []string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		if k, ok := s.apiKeys[id]; ok && (k.LastUsedAt == nil || k.LastUsedAt.Before(at)) {
+			t := at
+			k.LastUsedAt = &t
+		}
+	}
+	return nil
 }
 
 // ListWorkers returns what SetWorkers set.

@@ -172,13 +172,17 @@ func parseArgs(fs *flag.FlagSet, args []string, want int) ([]string, error) {
 	}
 	if len(pos) != want {
 		fs.Usage()
+		what := "job id"
+		if strings.HasPrefix(fs.Name(), "keys") {
+			what = "key id"
+		}
 		switch {
 		case want == 0:
 			return nil, fmt.Errorf("%s: unexpected argument %q", fs.Name(), pos[0])
 		case len(pos) < want:
-			return nil, fmt.Errorf("%s: give a job id", fs.Name())
+			return nil, fmt.Errorf("%s: give a %s", fs.Name(), what)
 		default:
-			return nil, fmt.Errorf("%s: give one job id, not %d arguments", fs.Name(), len(pos))
+			return nil, fmt.Errorf("%s: give one %s, not %d arguments", fs.Name(), what, len(pos))
 		}
 	}
 	return pos, nil

@@ -18,6 +18,7 @@ import (
 
 	"github.com/flaskhq/flask/api"
 	"github.com/flaskhq/flask/api/apitest"
+	"github.com/flaskhq/flask/api/auth"
 	"github.com/flaskhq/flask/job"
 )
 
@@ -30,6 +31,8 @@ type ctlEnv struct {
 
 	mu   sync.Mutex
 	auth []string
+	// admin is the admin key in FLASK_API_KEY.
+	admin string
 }
 
 // newCtlEnv serves the real API over an in-memory store and points
@@ -51,7 +54,8 @@ func newCtlEnv(t *testing.T) *ctlEnv {
 		srv.ServeHTTP(w, r)
 	}))
 	t.Cleanup(ts.Close)
-	e.env = map[string]string{"FLASK_API_URL": ts.URL}
+	e.admin = e.store.AddKey("default", auth.ScopeAdmin)
+	e.env = map[string]string{"FLASK_API_URL": ts.URL, "FLASK_API_KEY": e.admin}
 	return e
 }
 
@@ -323,16 +327,23 @@ func TestQueuesCommand(t *testing.T) {
 func TestAPIKeyAndURL(t *testing.T) {
 	t.Parallel()
 	e := newCtlEnv(t)
-	e.env["FLASK_API_KEY"] = "s3cret"
 	e.submitJSON("--type", "email.send")
 	e.mu.Lock()
-	require.Equal(t, []string{"Bearer s3cret"}, e.auth)
+	require.Equal(t, []string{"Bearer " + e.admin}, e.auth, "FLASK_API_KEY is sent")
 	e.mu.Unlock()
+	e.env["FLASK_API_KEY"] = "s3cret"
+	r := e.run("", "list")
+	require.ErrorContains(t, r.err, "401")
+	require.NotContains(t, r.err.Error(), "s3cret", "the key is never echoed")
+	delete(e.env, "FLASK_API_KEY")
+	r = e.run("", "list")
+	require.ErrorContains(t, r.err, "API key")
+	e.env["FLASK_API_KEY"] = e.admin
 
 	dead := httptest.NewServer(http.NotFoundHandler())
 	deadURL := dead.URL
 	dead.Close()
-	r := e.run("", "list", "--api", deadURL)
+	r = e.run("", "list", "--api", deadURL)
 	require.ErrorContains(t, r.err, "is the Flask API running at "+deadURL)
 
 	r = e.run("", "list", "--api", "localhost:8080")
@@ -350,4 +361,48 @@ func TestDefaultAPIURL(t *testing.T) {
 	cmd := &jobsCmd{stdout: &out, stderr: &out, getenv: func(string) string { return "" }}
 	_, common := cmd.flags("jobs list", "", "list")
 	require.Equal(t, defaultAPIURL, common.api)
+}
+
+func TestKeysCommands(t *testing.T) {
+	t.Parallel()
+	e := newCtlEnv(t)
+	keys := func(args ...string) result {
+		var out, errOut bytes.Buffer
+		err := runKeys(t.Context(), args, &out, &errOut, func(k string) string { return e.env[k] })
+		if err != nil {
+			require.NotContains(t, err.Error(), "\n", "errors are one line")
+		}
+		return result{out.String(), errOut.String(), err}
+	}
+	r := keys("create", "--tenant", "acme", "--scopes", "jobs:submit, jobs:read", "--name", "billing")
+	require.NoError(t, r.err, r.stderr)
+	token := strings.TrimSpace(r.stdout)
+	k, err := auth.ParseKey(token)
+	require.NoError(t, err, "stdout is the key alone, for scripts: %q", r.stdout)
+	require.Contains(t, r.stderr, "shown only now")
+
+	// The new key works with the jobs commands, in its tenant.
+	e.env["FLASK_API_KEY"] = token
+	j := e.submitJSON("--type", "email.send")
+	require.Equal(t, "acme", e.store.TenantOf(j.ID))
+	r = keys("list")
+	require.ErrorContains(t, r.err, "403", "listing keys needs the admin scope")
+	e.env["FLASK_API_KEY"] = e.admin
+
+	r = keys("list", "--tenant", "acme")
+	require.NoError(t, r.err)
+	require.Contains(t, r.stdout, k.ID)
+	require.Contains(t, r.stdout, "billing")
+	require.NotContains(t, r.stdout, k.Secret)
+
+	r = keys("revoke", k.ID)
+	require.NoError(t, r.err)
+	require.Contains(t, r.stdout, "revoked")
+	e.env["FLASK_API_KEY"] = token
+	require.ErrorContains(t, e.run("", "get", j.ID).err, "401", "a revoked key is refused")
+	e.env["FLASK_API_KEY"] = e.admin
+
+	for _, args := range [][]string{{}, {"nope"}, {"create", "--tenant", "acme"}, {"revoke"}, {"create", "--tenant", "Bad!", "--scopes", "admin"}, {"create", "--tenant", "acme", "--scopes", "root"}} {
+		require.Error(t, keys(args...).err, "%v", args)
+	}
 }

@@ -25,6 +25,7 @@ Usage:
   flaskctl migrate [--database URL]   apply database migrations (default: FLASK_DATABASE_URL)
   flaskctl jobs submit|get|list|cancel|retry ...   manage jobs through the API
   flaskctl queues [--json]          counts by state per queue
+  flaskctl keys create|list|revoke ...   manage API keys (needs an admin key)
   flaskctl version                  print the version
 `
 
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return app.MigrateCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "jobs":
 		return runJobs(ctx, args[1:], stdout, stderr, getenv)
+	case "keys":
+		return runKeys(ctx, args[1:], stdout, stderr, getenv)
 	case "queues":
 		return runQueues(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version":
