@@ -40,7 +40,13 @@ func listAll(t *testing.T, api string, query string) []job.Job {
 // concurrent clients, half in batches — and checks that every one succeeds
 // exactly once with two workers draining the queue.
 func TestThousandJobsSucceed(t *testing.T) {
-	e := newEnv(t)
+	for _, broker := range brokers {
+		t.Run(broker, func(t *testing.T) { testThousandJobsSucceed(t, broker) })
+	}
+}
+
+func testThousandJobsSucceed(t *testing.T, broker string) {
+	e := newEnvOn(t, broker)
 	api := e.start("flask-api")
 	e.start("flask-worker", "FLASK_QUEUES=default:50")
 	e.start("flask-worker", "FLASK_QUEUES=default:50")
@@ -95,7 +101,13 @@ func TestThousandJobsSucceed(t *testing.T) {
 // job is redelivered after the ack deadline and succeeds on another worker,
 // with the lost attempt recorded.
 func TestWorkerKilledMidJob(t *testing.T) {
-	e := newEnv(t, "FLASK_NATS_ACK_WAIT=2s", "FLASK_HEARTBEAT_INTERVAL=200ms", "FLASK_WORKER_TTL=1s")
+	for _, broker := range brokers {
+		t.Run(broker, func(t *testing.T) { testWorkerKilledMidJob(t, broker) })
+	}
+}
+
+func testWorkerKilledMidJob(t *testing.T, broker string) {
+	e := newEnvOn(t, broker, ackWait(broker, 2*time.Second), "FLASK_HEARTBEAT_INTERVAL=200ms", "FLASK_WORKER_TTL=1s")
 	api := e.start("flask-api")
 	a := e.start("flask-worker", "FLASK_WORKER_ID=worker-a")
 	j := submit(t, api.url(), map[string]any{"type": "demo.sleep", "payload": map[string]int{"ms": 1500}})
@@ -117,7 +129,13 @@ func TestWorkerKilledMidJob(t *testing.T) {
 // period shorter than the job, the job is handed back and another worker
 // completes it without counting the interrupted attempt.
 func TestGracefulShutdown(t *testing.T) {
-	e := newEnv(t)
+	for _, broker := range brokers {
+		t.Run(broker, func(t *testing.T) { testGracefulShutdown(t, broker) })
+	}
+}
+
+func testGracefulShutdown(t *testing.T, broker string) {
+	e := newEnvOn(t, broker)
 	api := e.start("flask-api")
 
 	w := e.start("flask-worker", "FLASK_SHUTDOWN_GRACE=10s")
@@ -138,6 +156,33 @@ func TestGracefulShutdown(t *testing.T) {
 	e.start("flask-worker")
 	done = waitState(t, api.url(), j.ID, job.StateSucceeded, 20*time.Second)
 	require.Equal(t, 1, done.Attempt)
+}
+
+// TestRetryWithBackoff runs a job that fails twice: each failure is recorded
+// as retrying, and the next attempt starts only after its backoff (about a
+// second for the demo types), held by the store and published again by the
+// relay — on SQS as on NATS.
+func TestRetryWithBackoff(t *testing.T) {
+	for _, broker := range brokers {
+		t.Run(broker, func(t *testing.T) { testRetryWithBackoff(t, broker) })
+	}
+}
+
+func testRetryWithBackoff(t *testing.T, broker string) {
+	e := newEnvOn(t, broker)
+	api := e.start("flask-api")
+	e.start("flask-worker")
+	j := submit(t, api.url(), map[string]any{"type": "demo.fail", "payload": map[string]int{"times": 2}})
+	done := waitState(t, api.url(), j.ID, job.StateSucceeded, 30*time.Second)
+	require.Equal(t, 3, done.Attempt)
+	require.Len(t, done.Errors, 2)
+	for i, ae := range done.Errors {
+		require.Equal(t, i+1, ae.Attempt)
+		require.Contains(t, ae.Error, "demo failure")
+	}
+	// The demo backoff is at least 800ms: no attempt started sooner.
+	require.GreaterOrEqual(t, done.Errors[1].At.Sub(done.Errors[0].At), 800*time.Millisecond, "second attempt before its backoff")
+	require.GreaterOrEqual(t, done.StartedAt.Sub(done.Errors[1].At), 800*time.Millisecond, "third attempt before its backoff")
 }
 
 // TestIdempotentResubmission sends the same idempotency key twice: one job.
@@ -254,7 +299,13 @@ func TestInvalidConfigExits(t *testing.T) {
 		require.Len(t, lines, 1, "one line of error, got %q", out)
 		require.Contains(t, lines[0], c.want)
 	}
-	out, err := e.ctl("jobs", "get")
+	// SQS without a region (AWS_REGION emptied in case the machine sets it).
+	out, err := e.run("flask-worker", "FLASK_BROKER=sqs", "AWS_REGION=")
+	require.Error(t, err)
+	require.Len(t, strings.Split(strings.TrimSpace(out), "\n"), 1, "one line of error, got %q", out)
+	require.Contains(t, out, "AWS_REGION is required when FLASK_BROKER=sqs")
+
+	out, err = e.ctl("jobs", "get")
 	require.Error(t, err)
 	require.NotEmpty(t, strings.TrimSpace(out))
 }

@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,9 +20,9 @@ import (
 	"time"
 
 	_ "github.com/lib/pq"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/stretchr/testify/require"
 
+	"github.com/flaskhq/flask/events/eventstest"
 	natsbroker "github.com/flaskhq/flask/events/nats"
 	"github.com/flaskhq/flask/job"
 	"github.com/flaskhq/flask/store/storetest"
@@ -49,31 +51,84 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// env is one isolated Flask deployment: its own database and NATS server.
+// The brokers an environment can run on.
+const (
+	brokerNATS = "nats"
+	brokerSQS  = "sqs"
+)
+
+// brokers lists both, for the tests whose behaviour depends on the broker.
+var brokers = []string{brokerNATS, brokerSQS}
+
+// env is one isolated Flask deployment: its own database and broker (an
+// embedded NATS server, or its own queues on the SQS emulator that
+// scripts/with-sqs.sh started).
 type env struct {
 	t      *testing.T
+	broker string
 	dbURL  string
-	nats   *server.Server
 	common []string
 }
 
+// newEnv is a deployment on NATS.
 func newEnv(t *testing.T, extra ...string) *env {
 	t.Helper()
+	return newEnvOn(t, brokerNATS, extra...)
+}
+
+// newEnvOn is a deployment on broker, with extra settings for every binary.
+func newEnvOn(t *testing.T, broker string, extra ...string) *env {
+	t.Helper()
 	dbURL := storetest.PostgresDB(t)
-	ns, err := natsbroker.RunEmbedded(natsbroker.EmbeddedConfig{StoreDir: t.TempDir(), Host: "127.0.0.1", Port: -1},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	require.NoError(t, err)
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	e := &env{t: t, dbURL: dbURL, nats: ns}
-	e.common = append([]string{
+	e := &env{t: t, broker: broker, dbURL: dbURL}
+	e.common = []string{
 		"FLASK_DATABASE_URL=" + e.dbURL,
-		"FLASK_NATS_URL=" + ns.ClientURL(),
 		"FLASK_LOG_FORMAT=text",
 		"FLASK_LOG_LEVEL=info",
-	}, extra...)
+		// Every request of the tests authenticates: flask-api makes this
+		// admin key at start-up, flaskctl and request send it.
+		"FLASK_BOOTSTRAP_API_KEY=" + adminKey,
+		"FLASK_API_KEY=" + adminKey,
+		// flask-api's metrics listener; flask-worker ignores it.
+		"FLASK_METRICS_ADDR=127.0.0.1:0",
+	}
+	switch broker {
+	case brokerNATS:
+		ns, err := natsbroker.RunEmbedded(natsbroker.EmbeddedConfig{StoreDir: t.TempDir(), Host: "127.0.0.1", Port: -1},
+			slog.New(slog.NewTextHandler(io.Discard, nil)))
+		require.NoError(t, err)
+		t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+		e.common = append(e.common, "FLASK_NATS_URL="+ns.ClientURL())
+	case brokerSQS:
+		var b [5]byte
+		_, err := rand.Read(b[:])
+		require.NoError(t, err)
+		e.common = append(e.common,
+			"FLASK_BROKER=sqs",
+			"FLASK_SQS_ENDPOINT="+eventstest.SQSEndpoint(t),
+			"FLASK_SQS_QUEUE_PREFIX=e2e"+hex.EncodeToString(b[:]),
+			"FLASK_SQS_CREATE_QUEUES=true",
+			"AWS_REGION=us-east-1",
+			// The emulator takes any credentials; the binaries read them
+			// through the AWS SDK's default chain, as in production.
+			"AWS_ACCESS_KEY_ID=test",
+			"AWS_SECRET_ACCESS_KEY=test",
+		)
+	default:
+		t.Fatalf("unknown broker %q", broker)
+	}
+	e.common = append(e.common, extra...)
 	out, err := e.ctl("migrate")
 	require.NoError(t, err, out)
 	return e
+}
+
+// ackWait is the setting of the broker's lease (AckWait) for d.
+func ackWait(broker string, d time.Duration) string {
+	if broker == brokerSQS {
+		return "FLASK_SQS_VISIBILITY_TIMEOUT=" + d.String()
+	}
+	return "FLASK_NATS_ACK_WAIT=" + d.String()
 }
 
 // ctl runs flaskctl with the environment's settings.
@@ -181,6 +236,7 @@ func request(t *testing.T, method, u string, body any, hdr map[string]string, ou
 	if r != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	req.Header.Set("Authorization", "Bearer "+adminKey)
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
