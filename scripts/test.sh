@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 echo "== lint"
 scripts/lint.sh
 
-echo "== go test (unit, integration, end-to-end) with PostgreSQL"
-PG_FAST=1 scripts/with-postgres.sh go test -race -count=1 -timeout 15m ./...
+echo "== go test (unit, integration, end-to-end) with PostgreSQL and the SQS emulator"
+PG_FAST=1 scripts/with-postgres.sh scripts/with-sqs.sh go test -race -count=1 -timeout 15m ./...
 
 echo "== terraform checks"
 scripts/tf-check.sh
