@@ -526,3 +526,35 @@ func TestHTTPConfigLogValue(t *testing.T) {
 	require.Contains(t, out, "signed=true")
 	require.Contains(t, out, "10.0.0.0/8")
 }
+
+// TestHTTPRedirectToMetadataAndPrivate follows a redirect from an allowed
+// target to the cloud metadata address and to private ranges: the guard
+// refuses each before any connection is made (the dialer's control hook
+// runs before connect), so no packet leaves for those addresses.
+func TestHTTPRedirectToMetadataAndPrivate(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ to, class string }{
+		{"http://169.254.169.254/latest/meta-data/iam/security-credentials/", "link-local (cloud metadata)"},
+		{"http://[fd00:ec2::254]/latest/meta-data/", "private"},
+		{"http://10.0.0.1/admin", "private"},
+		{"http://172.31.255.1/", "private"},
+		{"http://192.168.0.1/", "private"},
+		{"http://[fe80::1]/", "link-local"},
+		{"http://0.0.0.0/", "unspecified"},
+	} {
+		t.Run(c.to, func(t *testing.T) {
+			t.Parallel()
+			outer := startTarget(t, "127.0.0.1:0", func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, c.to, http.StatusTemporaryRedirect)
+			})
+			cfg := builtin.HTTPConfig{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
+			res, err := run(t, httpHandler(t, cfg, outer.URL), 10*time.Second)
+			require.Nil(t, res)
+			require.True(t, worker.IsSkipRetry(err), "a refused target is not retried: %v", err)
+			var fe *builtin.ForbiddenAddressError
+			require.ErrorAs(t, err, &fe)
+			require.Equal(t, c.class, fe.Class)
+			require.Len(t, outer.requests(), 1, "the allowed target was called once")
+		})
+	}
+}
