@@ -2,6 +2,7 @@ package chartcheck
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -97,7 +98,7 @@ func TestSQSKnobs(t *testing.T) {
 	wantEq(t, "podIdentity.identityOwner", Get(ta, "spec", "podIdentity", "identityOwner"), "keda")
 	env := envOf(t, objs, "Deployment", "flask-worker-default", "worker")
 	wantEq(t, "FLASK_BROKER", env["FLASK_BROKER"], "sqs")
-	wantEq(t, "FLASK_SQS_QUEUE_PREFIX (derived)", env["FLASK_SQS_QUEUE_PREFIX"], "flask-prod-")
+	wantEq(t, "FLASK_SQS_QUEUE_PREFIX (derived)", env["FLASK_SQS_QUEUE_PREFIX"], "flask-prod")
 	wantEq(t, "FLASK_SQS_CREATE_QUEUES", env["FLASK_SQS_CREATE_QUEUES"], "false")
 	wantEq(t, "AWS_REGION", env["AWS_REGION"], "eu-west-1")
 	if _, has := env["FLASK_NATS_URL"]; has {
@@ -112,8 +113,8 @@ func TestSQSKnobs(t *testing.T) {
 		}
 	}
 
-	objs = renderWith(t, []string{ciValues(t)["terraform"]}, "broker.sqs.queuePrefix=custom-", "worker.keda.podIdentityProvider=none")
-	wantEq(t, "explicit FLASK_SQS_QUEUE_PREFIX", envOf(t, objs, "Deployment", "flask-api", "api")["FLASK_SQS_QUEUE_PREFIX"], "custom-")
+	objs = renderWith(t, []string{ciValues(t)["terraform"]}, "broker.sqs.queuePrefix=custom", "worker.keda.podIdentityProvider=none")
+	wantEq(t, "explicit FLASK_SQS_QUEUE_PREFIX", envOf(t, objs, "Deployment", "flask-api", "api")["FLASK_SQS_QUEUE_PREFIX"], "custom")
 	if find(objs, "TriggerAuthentication", "flask-sqs") != nil {
 		t.Error("TriggerAuthentication rendered with podIdentityProvider none")
 	}
@@ -258,4 +259,50 @@ func egressTo(np Object, cidr string, port float64) bool {
 		}
 	}
 	return false
+}
+
+// TestMetricsEndpoints: the API serves /metrics on its own port (9090,
+// FLASK_METRICS_ADDR), outside the Service the Ingress uses; the
+// ServiceMonitor's Services point at a named container port that exists.
+func TestMetricsEndpoints(t *testing.T) {
+	t.Parallel()
+	objs := render(t, "nats").objs
+	env := envOf(t, objs, "Deployment", "flask-api", "api")
+	wantEq(t, "FLASK_METRICS_ADDR", env["FLASK_METRICS_ADDR"], ":9090")
+	for _, p := range Get(mustFind(t, objs, "Service", "flask-api"), "spec", "ports").([]any) {
+		if Get(p, "targetPort") != "http" {
+			t.Errorf("the API Service exposes %v: only the API port belongs there", p)
+		}
+	}
+	sm := mustFind(t, objs, "ServiceMonitor", "flask")
+	wantEq(t, "ServiceMonitor port", Get(sm, "spec", "endpoints", 0, "port"), "metrics")
+	found := 0
+	for _, svc := range ofKind(objs, "Service") {
+		if Get(svc, "metadata", "labels", "flask.dev/metrics") != "true" {
+			continue
+		}
+		found++
+		component := Get(svc, "spec", "selector", "app.kubernetes.io/component")
+		target := Get(svc, "spec", "ports", 0, "targetPort")
+		wantEq(t, svc.Name()+" port name", Get(svc, "spec", "ports", 0, "name"), "metrics")
+		ok := false
+		for _, p := range PodTemplates(objs) {
+			if p.Kind != "Deployment" {
+				continue
+			}
+			for _, c := range containers(p.Spec) {
+				for _, port := range c["ports"].([]any) {
+					if Get(port, "name") == target && strings.Contains(p.Owner, fmt.Sprint(component)) {
+						ok = true
+					}
+				}
+			}
+		}
+		if !ok {
+			t.Errorf("Service %s targets port %v, which no %v container names", svc.Name(), target, component)
+		}
+	}
+	wantEq(t, "metrics Services", found, 2)
+	np := mustFind(t, objs, "NetworkPolicy", "flask-api")
+	wantEq(t, "API metrics ingress port", Get(np, "spec", "ingress", 1, "ports", 0, "port"), "metrics")
 }

@@ -497,16 +497,15 @@ func ofKindObjs(objs []Object, kind string) []Object {
 var flaskVarRE = regexp.MustCompile(`FLASK_[A-Z0-9_]+`)
 
 // CheckDocumentedVars: every FLASK_* variable the chart sets is listed in
-// docs/configuration.md. pending names variables another change is adding:
-// they are excused only while the documentation mentions none of their
-// family (pendingFamily, e.g. "FLASK_SQS_"); once it documents one, it must
-// document all.
-func CheckDocumentedVars(objs []Object, docs string, pending map[string]bool, pendingFamily string) []string {
+// docs/configuration.md. pending maps variables another change is adding to
+// their family (a prefix such as "FLASK_SQS_"): one is excused only while
+// the documentation mentions nothing of its family; once it documents one,
+// it must document all.
+func CheckDocumentedVars(objs []Object, docs string, pending map[string]string) []string {
 	documented := map[string]bool{}
 	for _, m := range flaskVarRE.FindAllString(docs, -1) {
 		documented[m] = true
 	}
-	familyDocumented := strings.Contains(docs, pendingFamily)
 	used := map[string]bool{}
 	for _, cm := range ofKindObjs(objs, "ConfigMap") {
 		data, _ := cm["data"].(map[string]any)
@@ -529,7 +528,7 @@ func CheckDocumentedVars(objs []Object, docs string, pending map[string]bool, pe
 		if !strings.HasPrefix(n, "FLASK_") || documented[n] {
 			continue
 		}
-		if pending[n] && !familyDocumented {
+		if family, ok := pending[n]; ok && !strings.Contains(docs, family) {
 			continue
 		}
 		v = append(v, n+" is set by the chart but not documented in docs/configuration.md")

@@ -8,13 +8,17 @@ import (
 	"testing"
 )
 
-// The SQS broker's variables (issue: SQS), excused from the documentation
-// check only until docs/configuration.md documents any FLASK_SQS_ variable.
-var pendingSQS = map[string]bool{
-	"FLASK_SQS_QUEUE_PREFIX":       true,
-	"FLASK_SQS_ENDPOINT":           true,
-	"FLASK_SQS_CREATE_QUEUES":      true,
-	"FLASK_SQS_VISIBILITY_TIMEOUT": true,
+// Variables that changes landing alongside the chart are adding (the SQS
+// broker; the API's metrics listener and bootstrap key), by the family that
+// marks them documented: each is excused only while docs/configuration.md
+// mentions nothing of its family, so the exemption ends by itself.
+var pendingDocs = map[string]string{
+	"FLASK_SQS_QUEUE_PREFIX":       "FLASK_SQS_",
+	"FLASK_SQS_ENDPOINT":           "FLASK_SQS_",
+	"FLASK_SQS_CREATE_QUEUES":      "FLASK_SQS_",
+	"FLASK_SQS_VISIBILITY_TIMEOUT": "FLASK_SQS_",
+	"FLASK_METRICS_ADDR":           "FLASK_METRICS_ADDR",
+	"FLASK_BOOTSTRAP_API_KEY_FILE": "FLASK_BOOTSTRAP_API_KEY",
 }
 
 func allPolicies(t *testing.T, objs []Object) []string {
@@ -34,7 +38,7 @@ func allPolicies(t *testing.T, objs []Object) []string {
 	v = append(v, CheckWorkerDrain(objs)...)
 	v = append(v, CheckRuntime(objs)...)
 	v = append(v, CheckKEDA(objs)...)
-	v = append(v, CheckDocumentedVars(objs, string(docs), pendingSQS, "FLASK_SQS_")...)
+	v = append(v, CheckDocumentedVars(objs, string(docs), pendingDocs)...)
 	return v
 }
 
@@ -191,14 +195,14 @@ func TestPoliciesCatchViolations(t *testing.T) {
 	}
 }
 
-// TestPendingSQSVariablesExpire: the SQS variables are excused only while
+// TestPendingVariablesExpire: the SQS variables are excused only while
 // the docs name no FLASK_SQS_ variable at all.
-func TestPendingSQSVariablesExpire(t *testing.T) {
+func TestPendingVariablesExpire(t *testing.T) {
 	objs := render(t, "sqs").objs
-	if v := CheckDocumentedVars(objs, "FLASK_BROKER FLASK_DATABASE_URL", pendingSQS, "FLASK_SQS_"); strings.Contains(strings.Join(v, " "), "FLASK_SQS_") {
+	if v := CheckDocumentedVars(objs, "FLASK_BROKER FLASK_DATABASE_URL", pendingDocs); strings.Contains(strings.Join(v, " "), "FLASK_SQS_") {
 		t.Fatalf("pending SQS variables reported before the docs mention any: %v", v)
 	}
-	v := CheckDocumentedVars(objs, "FLASK_SQS_QUEUE_PREFIX", pendingSQS, "FLASK_SQS_")
+	v := CheckDocumentedVars(objs, "FLASK_SQS_QUEUE_PREFIX", pendingDocs)
 	if !strings.Contains(strings.Join(v, " "), "FLASK_SQS_VISIBILITY_TIMEOUT is set by the chart but not documented") {
 		t.Fatalf("once one FLASK_SQS_ variable is documented every one must be: %v", v)
 	}

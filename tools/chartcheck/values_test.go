@@ -180,9 +180,11 @@ func TestValuesRejected(t *testing.T) {
 		{"queue URL not a URL", "broker:\n  sqs:\n    queueURLs:\n      default: flask-default\n", "/broker/sqs/queueURLs/default"},
 		{"secret in env", "api:\n  env:\n    FLASK_HTTP_SIGNING_SECRET: x\n", "looks like a secret"},
 		{"non-FLASK env", "worker:\n  env:\n    PATH: /tmp\n", "'PATH' does not match pattern"},
-		{"SQS queue without URL", "broker:\n  type: sqs\n  sqs:\n    region: eu-west-1\n    queuePrefix: flask-\n", "broker.sqs.queueURLs.default is required"},
+		{"SQS queue without URL", "broker:\n  type: sqs\n  sqs:\n    region: eu-west-1\n    queuePrefix: flask\n", "broker.sqs.queueURLs.default is required"},
 		{"SQS without region", "broker:\n  type: sqs\n  sqs:\n    queueURLs:\n      default: https://sqs.eu-west-1.amazonaws.com/1/flask-default\n", "broker.sqs.region is required"},
 		{"SQS queue names with different prefixes", "broker:\n  type: sqs\n  sqs:\n    region: eu-west-1\n    queueURLs:\n      default: https://sqs.eu-west-1.amazonaws.com/1/a-default\n      mail: https://sqs.eu-west-1.amazonaws.com/1/b-mail\n", "different prefixes"},
+		{"queue prefix with the dash", "broker:\n  sqs:\n    queuePrefix: flask-prod-\n", "/broker/sqs/queuePrefix"},
+		{"queue URL without the dash", "broker:\n  type: sqs\n  sqs:\n    region: eu-west-1\n    queueURLs:\n      default: https://sqs.eu-west-1.amazonaws.com/1/flaskdefault\n", "does not end with"},
 		{"ingress without host", "ingress:\n  enabled: true\n", "ingress.host is required"},
 		{"ScaledJob without KEDA", "worker:\n  keda:\n    enabled: false\n  groups:\n    default:\n      mode: job\n", "mode job needs worker.keda.enabled"},
 	}

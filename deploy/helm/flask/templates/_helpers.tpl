@@ -127,7 +127,7 @@ topologySpreadConstraints:
 {{- end }}
 {{- end }}
 
-{{/* flask.sqsQueuePrefix: broker.sqs.queuePrefix, else the prefix shared by the queue names in broker.sqs.queueURLs. */}}
+{{/* flask.sqsQueuePrefix: broker.sqs.queuePrefix, else the prefix shared by the queue names in broker.sqs.queueURLs (flask-prod-default for queue default: flask-prod; Flask adds the dash). */}}
 {{- define "flask.sqsQueuePrefix" -}}
 {{- $sqs := .Values.broker.sqs }}
 {{- if $sqs.queuePrefix }}
@@ -136,10 +136,10 @@ topologySpreadConstraints:
 {{- $prefixes := list }}
 {{- range $q, $url := $sqs.queueURLs }}
 {{- $name := regexReplaceAll "^.*/" $url "" }}
-{{- if not (hasSuffix $q $name) }}
-{{- fail (printf "broker.sqs.queueURLs.%s: the queue name %q does not end with the Flask queue name; set broker.sqs.queuePrefix" $q $name) }}
+{{- if not (hasSuffix (printf "-%s" $q) $name) }}
+{{- fail (printf "broker.sqs.queueURLs.%s: the queue name %q does not end with \"-%s\"; set broker.sqs.queuePrefix" $q $name $q) }}
 {{- end }}
-{{- $prefixes = append $prefixes (trimSuffix $q $name) | uniq }}
+{{- $prefixes = append $prefixes (trimSuffix (printf "-%s" $q) $name) | uniq }}
 {{- end }}
 {{- if gt (len $prefixes) 1 }}
 {{- fail (printf "broker.sqs.queueURLs: queue names have different prefixes %v; set broker.sqs.queuePrefix" $prefixes) }}
