@@ -18,8 +18,9 @@ GOTESTSUM := $(TOOLS)/gotestsum@$(GOTESTSUM_VERSION)/gotestsum
 COBERTURA_VERSION := v1.5.0
 COBERTURA := $(TOOLS)/gocover-cobertura@$(COBERTURA_VERSION)/gocover-cobertura
 # Without TEST_DATABASE_URL (a PostgreSQL the CI pod provides), start a
-# throwaway cluster for the integration tests.
+# throwaway cluster for the integration tests; the SQS emulator always.
 WITH_PG = $(if $(TEST_DATABASE_URL),,PG_FAST=1 scripts/with-postgres.sh)
+WITH_SQS = scripts/with-sqs.sh
 
 # Deployments: ENV=dev|prod, TAG=<commit sha of the images>, REVISION=<helm
 # revision> for rollback, DRY_RUN=1 to print instead of touching AWS.
@@ -54,10 +55,10 @@ test-unit: $(GOTESTSUM)
 		-short -race -count=1 -coverprofile=$(REPORTS)/unit.cover -covermode=atomic ./...
 	$(GO) tool cover -func=$(REPORTS)/unit.cover | tail -n 1
 
-## test-integration: every Go test against PostgreSQL (TEST_DATABASE_URL or a throwaway one)
+## test-integration: every Go test, with PostgreSQL (TEST_DATABASE_URL or a throwaway one) and the SQS emulator
 test-integration: $(GOTESTSUM) $(COBERTURA)
 	@mkdir -p $(REPORTS)
-	$(WITH_PG) $(GOTESTSUM) --junitfile $(REPORTS)/integration.xml --format testname -- \
+	$(WITH_PG) $(WITH_SQS) $(GOTESTSUM) --junitfile $(REPORTS)/integration.xml --format testname -- \
 		-race -count=1 -timeout 15m -coverpkg=./... -coverprofile=$(REPORTS)/integration.cover ./...
 	$(GO) tool cover -func=$(REPORTS)/integration.cover | tail -n 1
 	$(GO) tool cover -html=$(REPORTS)/integration.cover -o $(REPORTS)/coverage.html
