@@ -101,7 +101,7 @@ helm_bin() {
 	fi
 	local h="$tools/helm@$HELM_VERSION/helm"
 	# scripts/chart-check.sh keeps the same helm release in $tools/bin.
-	if [[ ! -x "$h" ]] && go version -m "$tools/bin/helm" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+helm.sh/helm/v3[[:space:]]+$HELM_VERSION[[:space:]]"; then
+	if [[ ! -x "$h" ]] && go version -m "$tools/bin/helm" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+helm.sh/helm/v3[[:space:]]+${HELM_VERSION}[[:space:]]"; then
 		echo "$tools/bin/helm"
 		return
 	fi
