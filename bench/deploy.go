@@ -26,10 +26,18 @@ type deployment struct {
 	workerURL     string
 	apiDebug      string // FLASK_DEBUG_ADDR handed to flask-api
 	workerDebug   string // and to flask-worker
+	sqsPID        int    // the SQS emulator, shared by every scenario (-broker sqs)
 }
 
 // pids are the processes whose memory and CPU are reported by name.
 func (d *deployment) pids() map[string]int {
+	if d.nats == nil {
+		m := map[string]int{"api": d.api.pid(), "worker": d.worker.pid()}
+		if d.sqsPID > 0 {
+			m["sqs"] = d.sqsPID
+		}
+		return m
+	}
 	return map[string]int{"api": d.api.pid(), "worker": d.worker.pid(), "nats": d.nats.pid()}
 }
 
@@ -57,9 +65,19 @@ func (b *bench) deploy(ctx context.Context, name string) (d *deployment, err err
 	}
 	d.dbURL = dbURL(b.base, d.dbName, "", nil)
 
-	d.nats, d.natsURL, err = startNATS(b.self, filepath.Join(d.dir, "nats"), filepath.Join(d.dir, "nats.log"))
-	if err != nil {
-		return d, err
+	var brokerEnv []string
+	if b.cfg.broker == "sqs" {
+		// Fresh queues per scenario on the shared emulator.
+		d.sqsPID = b.cfg.sqsPID
+		brokerEnv = []string{"FLASK_BROKER=sqs", "FLASK_SQS_ENDPOINT=" + b.cfg.sqsEndpoint,
+			"FLASK_SQS_QUEUE_PREFIX=bench-" + name + "-" + strconv.FormatInt(time.Now().UnixNano(), 36),
+			"FLASK_SQS_CREATE_QUEUES=true", "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=bench", "AWS_SECRET_ACCESS_KEY=bench"}
+	} else {
+		d.nats, d.natsURL, err = startNATS(b.self, filepath.Join(d.dir, "nats"), filepath.Join(d.dir, "nats.log"))
+		if err != nil {
+			return d, err
+		}
+		brokerEnv = []string{"FLASK_NATS_URL=" + d.natsURL}
 	}
 	apiAddr, err := freeAddr()
 	if err != nil {
@@ -75,13 +93,12 @@ func (b *bench) deploy(ctx context.Context, name string) (d *deployment, err err
 	if d.workerDebug, err = freeAddr(); err != nil {
 		return d, err
 	}
-	common := []string{
-		"FLASK_NATS_URL=" + d.natsURL,
+	common := append(brokerEnv,
 		"FLASK_MIGRATE=true",
 		"FLASK_LOG_LEVEL=warn",
 		"FLASK_LOG_FORMAT=text",
-		"FLASK_DB_MAX_CONNS=" + strconv.Itoa(b.cfg.dbConns),
-	}
+		"FLASK_DB_MAX_CONNS="+strconv.Itoa(b.cfg.dbConns),
+	)
 	apiEnv := append(append(append([]string{}, common...),
 		"FLASK_DATABASE_URL="+dbURL(b.base, d.dbName, "flask-api", b.cfg.dbParams), "FLASK_HTTP_ADDR="+apiAddr, "FLASK_DEBUG_ADDR="+d.apiDebug), b.cfg.apiEnv...)
 	d.api, err = startProc("api", b.apiBin, nil, apiEnv, filepath.Join(d.dir, "api.log"))

@@ -72,6 +72,9 @@ type config struct {
 	command                string
 	pidFile                string
 	dbParams               url.Values
+	broker                 string // nats or sqs
+	sqsEndpoint            string
+	sqsPID                 int
 }
 
 func parseFlags(args []string) (config, error) {
@@ -102,6 +105,9 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&c.quick, "quick", false, "mark the report as a smoke run")
 	fs.StringVar(&c.command, "command", "make bench", "the command named in the report")
 	dbParams := fs.String("db-params", "", "extra query parameters for Flask's database URL, such as binary_parameters=yes")
+	fs.StringVar(&c.broker, "broker", "nats", "broker of the deployments: nats (a NATS server per scenario) or sqs (fresh queues per scenario on -sqs-endpoint)")
+	fs.StringVar(&c.sqsEndpoint, "sqs-endpoint", os.Getenv("TEST_SQS_ENDPOINT"), "SQS-compatible server on this host for -broker sqs (default $TEST_SQS_ENDPOINT; scripts/with-sqs.sh sets it)")
+	fs.IntVar(&c.sqsPID, "sqs-pid", atoiOr(os.Getenv("TEST_SQS_PID")), "PID of the SQS emulator, to report its memory and CPU (default $TEST_SQS_PID)")
 	fs.StringVar(&c.pidFile, "pidfile", "", "write the driver's PID here (scripts/bench.sh stops it by PID)")
 	fs.Func("api-env", "extra KEY=VALUE for flask-api (repeatable)", func(s string) error {
 		c.apiEnv = append(c.apiEnv, s)
@@ -135,6 +141,12 @@ func parseFlags(args []string) (config, error) {
 		c.storeFlushers = append(c.storeFlushers, n)
 	}
 	switch {
+	case c.broker != "nats" && c.broker != "sqs":
+		return c, fmt.Errorf("-broker %q: use nats or sqs", c.broker)
+	case c.broker == "sqs" && c.sqsEndpoint == "":
+		return c, errors.New("-broker sqs needs -sqs-endpoint or TEST_SQS_ENDPOINT (run through scripts/with-sqs.sh)")
+	case c.broker == "sqs" && (c.profile || c.storeBench):
+		return c, errors.New("-broker sqs measures the scenarios only: add -profile=false -store=false")
 	case c.databaseURL == "":
 		return c, errors.New("no database: set -database or TEST_DATABASE_URL (scripts/with-postgres.sh does)")
 	case c.n < 1 || c.batchSize < 1 || c.clients < 1 || c.singleN < 1 || c.singleClients < 1 || c.profileN < 1 || c.profileSingleN < 1:
@@ -291,6 +303,12 @@ func (b *bench) build(ctx context.Context) error {
 	}
 	b.apiBin, b.workerBin = filepath.Join(bin, "flask-api"), filepath.Join(bin, "flask-worker")
 	return nil
+}
+
+// atoiOr reads a number, 0 when s is not one.
+func atoiOr(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 func writable(dir string) bool {

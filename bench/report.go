@@ -83,10 +83,10 @@ func (b *bench) writeReport(path string, results []*result, sb []storeRow, prof 
 	p("| PostgreSQL | %s (`scripts/with-postgres.sh`: %s) |", b.pg.Version, strings.Join(settings, ", "))
 	p("| disk | %s writes of 8 KiB + fdatasync per second on the file system of PostgreSQL's data (%s ms each): the ceiling of un-grouped commits |",
 		thousands(b.fsyncRate), fmt.Sprintf("%.2f", 1000/b.fsyncRate))
-	p("| Flask | one `flask-api` and one `flask-worker` (built with `CGO_ENABLED=0`), `FLASK_QUEUES=default:%d`, `FLASK_DB_MAX_CONNS=%d`, `FLASK_LOG_LEVEL=warn`, other settings at their defaults%s; one NATS server with JetStream (file storage) in a process of its own |",
-		c.concurrency, c.dbConns, extraEnv(c))
+	p("| Flask | one `flask-api` and one `flask-worker` (built with `CGO_ENABLED=0`), `FLASK_QUEUES=default:%d`, `FLASK_DB_MAX_CONNS=%d`, `FLASK_LOG_LEVEL=warn`, other settings at their defaults%s; %s |",
+		c.concurrency, c.dbConns, extraEnv(c), brokerLine(c))
 	p("| placement | everything on 127.0.0.1 and on the same %d CPUs, the load generator included |", b.mach.CPUs)
-	p("| method | each scenario gets a fresh database (`FLASK_MIGRATE=true`), a fresh NATS server and stream, fresh processes. Throughput is N / (max(finished_at) − min(created_at)) read from PostgreSQL once all N jobs have succeeded; latencies from the jobs' timestamps (`percentile_cont`). Memory: peak is VmHWM, end is VmRSS (`/proc/PID/status`); PostgreSQL is the sum of PSS over the postmaster and its children (peak sampled every second). CPU is user+system time from `/proc/PID/stat` between the first request and the poll that saw every job succeed. |")
+	p("| method | each scenario gets a fresh database (`FLASK_MIGRATE=true`), a fresh broker (NATS server and stream, or SQS queues), fresh processes. Throughput is N / (max(finished_at) − min(created_at)) read from PostgreSQL once all N jobs have succeeded; latencies from the jobs' timestamps (`percentile_cont`). Memory: peak is VmHWM, end is VmRSS (`/proc/PID/status`); PostgreSQL is the sum of PSS over the postmaster and its children (peak sampled every second). CPU is user+system time from `/proc/PID/stat` between the first request and the poll that saw every job succeed. |")
 	p("")
 	p("## Results")
 	p("")
@@ -178,10 +178,10 @@ func (b *bench) writeScenario(w *strings.Builder, r *result) {
 	p("| process | memory peak | memory at end | CPU | CPU per job | share of %d CPUs over %s |", b.mach.CPUs, secs(r.CPUWindow))
 	p("|---|---|---|---|---|---|")
 	var total time.Duration
-	for _, name := range []string{"api", "worker", "nats", "postgres", "driver"} {
+	for _, name := range []string{"api", "worker", "nats", "sqs", "postgres", "driver"} {
 		cpu := r.CPU[name]
 		total += cpu
-		label := map[string]string{"api": "flask-api", "worker": "flask-worker", "nats": "nats-server",
+		label := map[string]string{"api": "flask-api", "worker": "flask-worker", "nats": "nats-server", "sqs": "fauxqs (SQS emulator)",
 			"postgres": fmt.Sprintf("postgres (%d processes, PSS)", r.PGProcs), "driver": "driver (load generator, polls)"}[name]
 		m, ok := r.Mem[name]
 		peak, end := "—", "—"
@@ -410,4 +410,12 @@ func share(cpu, window time.Duration, cpus int) string {
 		return "—"
 	}
 	return fmt.Sprintf("%.0f%%", 100*cpu.Seconds()/(window.Seconds()*float64(cpus)))
+}
+
+// brokerLine says which broker the deployments used.
+func brokerLine(c config) string {
+	if c.broker == "sqs" {
+		return "`FLASK_BROKER=sqs` on the fauxqs SQS emulator (Node.js, one process shared by the scenarios, fresh queues per scenario, on 127.0.0.1): the figures show Flask's overhead on SQS's API, not AWS's latency"
+	}
+	return "one NATS server with JetStream (file storage) in a process of its own"
 }

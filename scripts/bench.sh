@@ -10,6 +10,8 @@
 #   make bench                          # full run, about 3 minutes
 #   BENCH_QUICK=1 scripts/bench.sh      # 30-second smoke run; report printed, docs/ untouched
 #   scripts/bench.sh -concurrency 500   # extra flags go to the driver (go run ./bench -h)
+#   BENCH_BROKER=sqs scripts/bench.sh   # the same scenarios on SQS (the fauxqs emulator of
+#                                       # scripts/with-sqs.sh), written to docs/benchmarks-sqs.md
 #
 # BENCH_OUT names the report file (default docs/benchmarks.md; a temp file
 # when BENCH_QUICK=1).
@@ -81,7 +83,17 @@ else
 		-store-duration 4s -store-flushers "1,2,4,8" -profile-n 30000 -profile-single-n 10000 -timeout 120s)
 fi
 
-scripts/with-postgres.sh "$tmp/flask-bench" -pidfile "$tmp/driver.pid" "${args[@]}" "$@" &
+if [[ "${BENCH_BROKER:-nats}" == sqs ]]; then
+	# Fresh SQS queues per scenario on one emulator; the in-process profile
+	# and the store micro-benchmark do not involve the broker.
+	[[ "${BENCH_QUICK:-}" == 1 ]] || out=${BENCH_OUT:-docs/benchmarks-sqs.md}
+	args+=(-broker sqs -profile=false -store=false -command "BENCH_BROKER=sqs ${BENCH_QUICK:+BENCH_QUICK=1 }make bench")
+	args=("${args[@]/#docs\/benchmarks.md/$out}")
+	wrap=(scripts/with-sqs.sh)
+else
+	wrap=()
+fi
+scripts/with-postgres.sh "${wrap[@]}" "$tmp/flask-bench" -pidfile "$tmp/driver.pid" "${args[@]}" "$@" &
 runner=$!
 status=0
 wait "$runner" || status=$?
