@@ -26,7 +26,7 @@ WITH_SQS = scripts/with-sqs.sh
 # revision> for rollback, DRY_RUN=1 to print instead of touching AWS.
 ENV ?= dev
 TAG ?= $(shell git rev-parse HEAD 2>/dev/null)
-export ENV TAG DRY_RUN REVISION REPORTS VERSION
+DEPLOY_ENV = ENV='$(ENV)' TAG='$(TAG)' DRY_RUN='$(DRY_RUN)' REVISION='$(REVISION)' REPORTS='$(REPORTS)' VERSION='$(VERSION)'
 
 .PHONY: help run build clean test test-unit test-integration lint shellcheck jenkins-check \
 	bench images chart-check tf-check scan scan-images push tf-plan tf-apply chart-diff \
@@ -100,43 +100,43 @@ tf-check:
 
 ## tf-mirror: download the providers the lock files name into TF_PLUGIN_DIR (needs the network)
 tf-mirror:
-	scripts/deploy.sh mirror
+	$(DEPLOY_ENV) scripts/deploy.sh mirror
 
 ## scan: govulncheck, trivy fs and config; fails on HIGH/CRITICAL (needs the vuln databases)
 scan:
-	scripts/scan.sh source
+	REPORTS='$(REPORTS)' scripts/scan.sh source
 
 ## scan-images: trivy on the images make images kept; fails on HIGH/CRITICAL
 scan-images:
-	scripts/scan.sh images
+	REPORTS='$(REPORTS)' VERSION='$(VERSION)' scripts/scan.sh images
 
 ## push: push both images to ECR as TAG (REGISTRY=<account>.dkr.ecr.<region>.amazonaws.com)
 push:
-	scripts/deploy.sh push
+	$(DEPLOY_ENV) scripts/deploy.sh push
 
 ## tf-plan: terraform plan for ENV into $(REPORTS)/ (backend.hcl and terraform.tfvars from CI)
 tf-plan:
-	scripts/deploy.sh plan
+	$(DEPLOY_ENV) scripts/deploy.sh plan
 
 ## tf-apply: apply the plan saved by tf-plan for ENV
 tf-apply:
-	scripts/deploy.sh apply
+	$(DEPLOY_ENV) scripts/deploy.sh apply
 
 ## chart-diff: render the release for ENV/TAG and diff it against the live one, into $(REPORTS)/
 chart-diff:
-	scripts/deploy.sh diff
+	$(DEPLOY_ENV) scripts/deploy.sh diff
 
 ## deploy: helm upgrade --install --atomic ENV at TAG, helm test, smoke job
 deploy:
-	scripts/deploy.sh deploy
+	$(DEPLOY_ENV) scripts/deploy.sh deploy
 
 ## smoke: submit a demo job to API_URL and wait for it to succeed
 smoke:
-	scripts/deploy.sh smoke
+	$(DEPLOY_ENV) scripts/deploy.sh smoke
 
 ## rollback: helm rollback ENV to REVISION (empty: the previous one)
 rollback:
-	scripts/deploy.sh rollback
+	$(DEPLOY_ENV) scripts/deploy.sh rollback
 
 ## clean: remove built binaries and reports
 clean:
