@@ -59,10 +59,13 @@ func (s State) Retryable() bool { return s == StateFailed || s == StateCancelled
 // transitions lists, for each state, the states a job may move to next.
 var transitions = map[State][]State{
 	StateScheduled: {StateQueued, StateCancelled},
-	StateQueued:    {StateRunning, StateCancelled},
-	// running → queued is a hand-back on shutdown; running → running is a
+	// queued → scheduled defers a job that a worker could not start (its
+	// type at its cap) to be published afresh.
+	StateQueued: {StateRunning, StateCancelled, StateScheduled},
+	// running → queued is a hand-back on shutdown, running → scheduled the
+	// same through the store (a fresh message); running → running is a
 	// reclaim after the worker that held the job died.
-	StateRunning:   {StateSucceeded, StateFailed, StateRetrying, StateCancelled, StateQueued, StateRunning},
+	StateRunning:   {StateSucceeded, StateFailed, StateRetrying, StateCancelled, StateQueued, StateScheduled, StateRunning},
 	StateRetrying:  {StateQueued, StateCancelled},
 	StateSucceeded: {},
 	StateFailed:    {StateQueued},

@@ -106,13 +106,22 @@ type FinishParams struct {
 	JobID    string
 	Attempt  int
 	WorkerID string
-	// State is succeeded, failed, retrying, cancelled, or queued (handed back
-	// unfinished on shutdown: the attempt does not count).
+	// State is succeeded, failed, retrying, cancelled, or a hand-back of an
+	// unfinished attempt on shutdown, which does not count: queued (the
+	// delivery goes back to the broker) or scheduled at RunAt (the relay
+	// publishes a fresh message).
 	State  job.State
 	Result json.RawMessage
 	// Error is the attempt's error (empty on success or hand-back).
 	Error string
-	// RunAt is when a retrying job becomes runnable again.
+	// RunAt is when a retrying or scheduled job becomes runnable again.
+	RunAt time.Time
+}
+
+// DeferParams defers a queued job that a worker could not start.
+type DeferParams struct {
+	JobID string
+	// RunAt is when the relay publishes the job again.
 	RunAt time.Time
 }
 

@@ -166,11 +166,12 @@ func (s *Store) ClaimJobs(ctx context.Context, p ClaimParams) ([]ClaimResult, er
 // is written once, by the holder. Concurrent calls share transactions.
 //
 // Success stores Result, clears the job's last error and ignores Error; a
-// hand-back (queued) ignores both. Failed, retrying and cancelled append a
-// non-empty Error to the job's errors.
+// hand-back (queued, or scheduled at RunAt to be published afresh) ignores
+// both and does not count the attempt. Failed, retrying and cancelled
+// append a non-empty Error to the job's errors.
 func (s *Store) FinishJob(ctx context.Context, p FinishParams) (bool, error) {
 	switch p.State {
-	case job.StateSucceeded, job.StateFailed, job.StateCancelled, job.StateRetrying, job.StateQueued:
+	case job.StateSucceeded, job.StateFailed, job.StateCancelled, job.StateRetrying, job.StateQueued, job.StateScheduled:
 	default:
 		return false, fmt.Errorf("finish job %s: %q is not a state an attempt ends in", p.JobID, p.State)
 	}
@@ -200,8 +201,31 @@ func (s *Store) finishSet(v func(string) string) string {
 		error = CASE WHEN ` + v("state") + ` = 'succeeded' THEN NULL WHEN ` + failed + ` THEN ` + v("error") + ` ELSE error END,
 		errors = CASE WHEN ` + failed + ` THEN ` + s.appendError("attempt", v("error"), v("at"), "worker_id") + ` ELSE errors END,
 		finished_at = CASE WHEN ` + v("state") + ` IN ('succeeded', 'failed', 'cancelled') THEN ` + v("now") + ` ELSE NULL END,
-		run_at = CASE WHEN ` + v("state") + ` IN ('retrying', 'queued') THEN ` + v("run_at") + ` ELSE run_at END,
-		attempt = CASE WHEN ` + v("state") + ` = 'queued' THEN attempt - 1 ELSE attempt END`
+		run_at = CASE WHEN ` + v("state") + ` IN ('retrying', 'queued', 'scheduled') THEN ` + v("run_at") + ` ELSE run_at END,
+		attempt = CASE WHEN ` + v("state") + ` IN ('queued', 'scheduled') THEN attempt - 1 ELSE attempt END`
+}
+
+// DeferJob moves a queued job to scheduled at p.RunAt, for the relay to
+// publish it afresh when due: a worker that cannot start the job now (its
+// type is at its cap) defers it this way rather than handing the same
+// message back again and again, which brokers count as deliveries (SQS
+// dead-letters a message after maxReceiveCount of them). It returns false
+// when the job is no longer queued (claimed, cancelled or gone meanwhile).
+func (s *Store) DeferJob(ctx context.Context, p DeferParams) (bool, error) {
+	id, valid := canonicalID(p.JobID)
+	if !valid {
+		return false, nil
+	}
+	res, err := s.db.ExecContext(ctx, s.rebind(`UPDATE jobs SET state = 'scheduled', run_at = ? WHERE id = ? AND state = 'queued'`),
+		s.ts(p.RunAt), id)
+	if err != nil {
+		return false, fmt.Errorf("defer job %s: %w", id, s.translate(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("defer job %s: %w", id, err)
+	}
+	return n > 0, nil
 }
 
 func (s *Store) finishGroup(ctx context.Context, items []FinishParams) ([]bool, error) {

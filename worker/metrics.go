@@ -33,7 +33,7 @@ type jobSeries struct {
 }
 
 // endStates are the states an attempt can leave a job in.
-var endStates = []job.State{job.StateSucceeded, job.StateFailed, job.StateRetrying, job.StateCancelled, job.StateQueued}
+var endStates = []job.State{job.StateSucceeded, job.StateFailed, job.StateRetrying, job.StateCancelled, job.StateQueued, job.StateScheduled}
 
 func (m *metrics) forJob(queue, typ string) *jobSeries {
 	key := queue + "\x00" + typ

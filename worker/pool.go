@@ -25,6 +25,7 @@ import (
 type Store interface {
 	ClaimJobs(ctx context.Context, p store.ClaimParams) ([]store.ClaimResult, error)
 	FinishJob(ctx context.Context, p store.FinishParams) (bool, error)
+	DeferJob(ctx context.Context, p store.DeferParams) (bool, error)
 	Heartbeat(ctx context.Context, w store.WorkerInfo) ([]string, error)
 	RemoveWorker(ctx context.Context, id string) error
 }
@@ -51,6 +52,14 @@ type Config struct {
 	WorkerTTL time.Duration
 	// MaxResultBytes caps a handler's result. Default 1 MiB.
 	MaxResultBytes int
+	// RepublishAfter: a delivery given back without running to its end (its
+	// type at its cap, or unfinished at shutdown) from its RepublishAfter-th
+	// delivery on is deferred through the store, and the relay publishes a
+	// fresh message, instead of going back to the broker: brokers count
+	// deliveries, and SQS dead-letters a message after maxReceiveCount of
+	// them, so they must count crashes, not hand-backs. Default 2; 1 always
+	// goes through the store.
+	RepublishAfter int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -94,6 +103,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.MaxResultBytes <= 0 {
 		c.MaxResultBytes = 1 << 20
+	}
+	if c.RepublishAfter <= 0 {
+		c.RepublishAfter = 2
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -314,7 +326,7 @@ func (p *Pool) dispatch(queue string, ds []events.Delivery, release func()) {
 		release()
 	}
 	for _, d := range full { // its type is at its own cap here: try again shortly
-		p.settle(ctx, queue, d, "type_at_limit", typeRetryDelay, true)
+		p.deferDelivery(ctx, queue, d, "type_at_limit", typeRetryDelay)
 		release()
 	}
 	if len(ids) == 0 {
@@ -417,6 +429,23 @@ func (p *Pool) settle(ctx context.Context, queue string, d events.Delivery, reas
 	}
 }
 
+// deferDelivery gives back a delivery of a queued job that cannot start
+// here yet, to come back after delay: to the broker while the delivery is
+// young, or through the store (see Config.RepublishAfter).
+func (p *Pool) deferDelivery(ctx context.Context, queue string, d events.Delivery, reason string, delay time.Duration) {
+	if d.NumDelivered() < p.cfg.RepublishAfter {
+		p.settle(ctx, queue, d, reason, delay, true)
+		return
+	}
+	ok, err := p.store.DeferJob(ctx, store.DeferParams{JobID: d.Message().JobID, RunAt: p.cfg.Now().Add(delay)})
+	if err != nil || !ok {
+		// Not queued any more (or the store failed): the broker keeps it.
+		p.settle(ctx, queue, d, reason, delay, true)
+		return
+	}
+	p.settle(ctx, queue, d, reason+"_deferred", 0, false)
+}
+
 // run executes one attempt and records its outcome.
 func (p *Pool) run(t *task, release func()) {
 	defer p.wg.Done()
@@ -465,22 +494,29 @@ func (p *Pool) run(t *task, release func()) {
 		}
 	}
 	fp := p.outcome(j, spec, result, err, context.Cause(tctx))
+	if fp.State == job.StateQueued && t.d.NumDelivered() >= p.cfg.RepublishAfter {
+		// Handed back through the store: the relay publishes it afresh.
+		fp.State, fp.RunAt = job.StateScheduled, p.cfg.Now()
+	}
 	ms.finished[fp.State].Inc()
 	switch fp.State {
 	case job.StateSucceeded:
 		if p.log.Enabled(context.Background(), slog.LevelDebug) {
 			p.jobLog(j).Debug("job succeeded", "duration", p.cfg.Now().Sub(start))
 		}
-	case job.StateQueued:
-		p.jobLog(j).Info("job handed back", "reason", "shutdown")
+	case job.StateQueued, job.StateScheduled:
+		p.jobLog(j).Info("job handed back", "reason", "shutdown", "republished", fp.State == job.StateScheduled)
 	default:
 		p.jobLog(j).Info("job attempt ended", "state", fp.State, "error", fp.Error, "run_at", fp.RunAt)
 	}
-	if applied := p.finish(fp, j); !applied {
+	applied := p.finish(fp, j)
+	if !applied {
 		p.jobLog(j).Warn("outcome not recorded: the job is no longer held by this worker")
 	}
 	bctx := context.WithoutCancel(p.jobsCtx)
-	if fp.State == job.StateQueued {
+	// A hand-back through the store that did not apply keeps the message:
+	// without it nothing would bring the job back.
+	if fp.State == job.StateQueued || (fp.State == job.StateScheduled && !applied) {
 		err = t.d.Nak(bctx, 0)
 	} else {
 		err = t.d.Ack(bctx)

@@ -17,6 +17,7 @@ import (
 	"github.com/flaskhq/flask/events"
 	natsbroker "github.com/flaskhq/flask/events/nats"
 	"github.com/flaskhq/flask/job"
+	"github.com/flaskhq/flask/relay"
 	"github.com/flaskhq/flask/store"
 	"github.com/flaskhq/flask/worker"
 )
@@ -70,14 +71,62 @@ func (r *rig) submit(t *testing.T, typ string, n int) []string {
 
 func (r *rig) run(t *testing.T, reg *worker.Registry, concurrency int) {
 	t.Helper()
-	pool, err := worker.New(worker.Config{ID: "w-test", Queues: map[string]int{"default": concurrency}, FetchWait: 100 * time.Millisecond,
-		HeartbeatInterval: 50 * time.Millisecond, WorkerTTL: time.Second, ShutdownGrace: time.Second},
-		r.st, r.b, reg, r.log, prometheus.NewRegistry())
+	r.start(t, reg, worker.Config{Queues: map[string]int{"default": concurrency}})
+}
+
+// start runs a pool with cfg plus the rig's short timings until stop is
+// called or the test ends; it returns the pool's metrics.
+func (r *rig) start(t *testing.T, reg *worker.Registry, cfg worker.Config) (metrics *prometheus.Registry, stop func()) {
+	t.Helper()
+	cfg.ID = "w-test"
+	cfg.FetchWait, cfg.HeartbeatInterval, cfg.WorkerTTL = 100*time.Millisecond, 50*time.Millisecond, time.Second
+	if cfg.ShutdownGrace == 0 {
+		cfg.ShutdownGrace = time.Second
+	}
+	metrics = prometheus.NewRegistry()
+	pool, err := worker.New(cfg, r.st, r.b, reg, r.log, metrics)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- pool.Run(ctx) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); require.NoError(t, <-done) }) }
+	t.Cleanup(stop)
+	return metrics, stop
+}
+
+// relay runs the outbox relay, which publishes deferred and retrying jobs
+// when they are due, as flask-api does.
+func (r *rig) relay(t *testing.T) {
+	t.Helper()
+	rl, err := relay.New(relay.Config{Interval: 20 * time.Millisecond}, r.st, r.b, r.log, prometheus.NewRegistry())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rl.Run(ctx) }()
 	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+}
+
+// counter reads a counter of the pool's metrics (0 when absent).
+func counter(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if v, ok := labels[lp.GetName()]; ok && v != lp.GetValue() {
+					continue next
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
 }
 
 func (r *rig) waitAll(t *testing.T, ids []string, want job.State) {
@@ -112,11 +161,57 @@ func TestTypeConcurrencyCap(t *testing.T) {
 		return nil, nil
 	}))
 	require.NoError(t, reg.Register(job.Spec{Type: "free"}, func(context.Context, *job.Job) (json.RawMessage, error) { return nil, nil }))
-	r.run(t, reg, 8)
+	r.relay(t)
+	// RepublishAfter 1: every refused delivery is deferred through the
+	// store and published afresh, never handed back to the broker.
+	metrics, _ := r.start(t, reg, worker.Config{Queues: map[string]int{"default": 8}, RepublishAfter: 1})
 	capped := r.submit(t, "capped", 4)
 	free := r.submit(t, "free", 20)
 	r.waitAll(t, append(capped, free...), job.StateSucceeded)
 	require.Equal(t, int32(1), peak.Load(), "a type capped at 1 never runs twice at once")
+	require.Positive(t, counter(t, metrics, "flask_deliveries_skipped_total", map[string]string{"reason": "type_at_limit_deferred"}),
+		"refused deliveries went through the store")
+	require.Zero(t, counter(t, metrics, "flask_deliveries_skipped_total", map[string]string{"reason": "type_at_limit"}))
+	for _, id := range capped {
+		j, err := r.st.GetJob(context.Background(), id)
+		require.NoError(t, err)
+		require.Equal(t, 1, j.Attempt, "a deferral is not an attempt")
+	}
+}
+
+// TestHandBackThroughTheStore stops a worker with a job still running: from
+// RepublishAfter deliveries on, the job goes back through the store (the
+// relay publishes it afresh) and runs to its end on the next worker.
+func TestHandBackThroughTheStore(t *testing.T) {
+	r := newRig(t)
+	r.relay(t)
+	started := make(chan struct{}, 2)
+	var calls atomic.Int32
+	reg := worker.NewRegistry()
+	require.NoError(t, reg.Register(job.Spec{Type: "slow"}, func(ctx context.Context, j *job.Job) (json.RawMessage, error) {
+		started <- struct{}{}
+		if calls.Add(1) == 1 {
+			<-ctx.Done() // the first worker stops before it ends
+			return nil, ctx.Err()
+		}
+		return json.RawMessage(`"done"`), nil
+	}))
+	metrics, stop := r.start(t, reg, worker.Config{Queues: map[string]int{"default": 2}, RepublishAfter: 1, ShutdownGrace: time.Millisecond})
+	ids := r.submit(t, "slow", 1)
+	<-started
+	stop()
+	j, err := r.st.GetJob(context.Background(), ids[0])
+	require.NoError(t, err)
+	require.Contains(t, []job.State{job.StateScheduled, job.StateQueued}, j.State, "handed back")
+	require.Zero(t, j.Attempt, "the unfinished attempt does not count")
+	require.Equal(t, 1.0, counter(t, metrics, "flask_jobs_finished_total", map[string]string{"state": "scheduled"}))
+
+	r.run(t, reg, 2)
+	r.waitAll(t, ids, job.StateSucceeded)
+	j, err = r.st.GetJob(context.Background(), ids[0])
+	require.NoError(t, err)
+	require.Equal(t, 1, j.Attempt)
+	require.Equal(t, int32(2), calls.Load())
 }
 
 // TestCancelRunningJob cancels a job while its handler runs: the handler's

@@ -123,13 +123,39 @@ func (h *harness) testFinish(t *testing.T) {
 		require.Equal(t, 1, r.Job.Attempt)
 	})
 
+	t.Run("HandBackThroughTheStore", func(t *testing.T) {
+		e := h.setup(t)
+		j := e.running(params("default"), "w1")
+		runAt := e.now().Add(2 * time.Second)
+		require.True(t, e.finish(j, job.StateScheduled, "ignored", runAt))
+		got := e.get(j.ID)
+		require.Equal(t, job.StateScheduled, got.State)
+		require.Zero(t, got.Attempt, "a handed-back attempt does not count")
+		require.Nil(t, got.FinishedAt)
+		require.Empty(t, got.Errors)
+		requireTime(t, runAt, got.RunAt, "run_at")
+		require.False(t, e.finish(j, job.StateSucceeded, "", time.Time{}), "the worker let go of it")
+
+		out, err := e.s.PromoteDue(e.ctx, 10)
+		require.NoError(t, err)
+		require.Empty(t, out, "not before run_at")
+		e.clk.Advance(2 * time.Second)
+		out, err = e.s.PromoteDue(e.ctx, 10)
+		require.NoError(t, err)
+		require.Len(t, out, 1, "the relay publishes it afresh")
+		require.Equal(t, j.ID, out[0].JobID)
+		r := e.claim(j.ID, "w2")
+		require.NotNil(t, r.Job)
+		require.Equal(t, 1, r.Job.Attempt)
+	})
+
 	t.Run("WrittenOnce", func(t *testing.T) {
 		e := h.setup(t)
 		j := e.running(params("default"), "w1")
 		require.True(t, e.finish(j, job.StateSucceeded, "", time.Time{}))
 		before := e.get(j.ID)
 		e.clk.Advance(time.Second)
-		for _, st := range []job.State{job.StateSucceeded, job.StateFailed, job.StateRetrying, job.StateQueued, job.StateCancelled} {
+		for _, st := range []job.State{job.StateSucceeded, job.StateFailed, job.StateRetrying, job.StateQueued, job.StateScheduled, job.StateCancelled} {
 			require.False(t, e.finish(j, st, "late", e.now()), "second finish as %s", st)
 		}
 		require.Equal(t, before, e.get(j.ID), "nothing changed")
@@ -170,7 +196,7 @@ func (h *harness) testFinish(t *testing.T) {
 	t.Run("NotAnEndState", func(t *testing.T) {
 		e := h.setup(t)
 		j := e.running(params("default"), "w1")
-		for _, st := range []job.State{job.StateRunning, job.StateScheduled, "bogus"} {
+		for _, st := range []job.State{job.StateRunning, "bogus"} {
 			_, err := e.s.FinishJob(e.ctx, store.FinishParams{JobID: j.ID, Attempt: 1, WorkerID: "w1", State: st})
 			require.Error(t, err, "%s", st)
 		}

@@ -184,6 +184,39 @@ func (h *harness) testPromote(t *testing.T) {
 		require.Equal(t, 2, c.Job.Attempt)
 	})
 
+	t.Run("Defer", func(t *testing.T) {
+		e := h.setup(t)
+		j := e.insert(params("default"))
+		runAt := e.now().Add(time.Second)
+		ok, err := e.s.DeferJob(e.ctx, store.DeferParams{JobID: j.ID, RunAt: runAt})
+		require.NoError(t, err)
+		require.True(t, ok)
+		got := e.get(j.ID)
+		require.Equal(t, job.StateScheduled, got.State)
+		requireTime(t, runAt, got.RunAt, "run_at")
+		require.Zero(t, got.Attempt)
+		require.Nil(t, e.claim(j.ID, "w1").Job, "a deferred job is not claimable before it is published again")
+
+		e.clk.Advance(time.Second)
+		out, err := e.s.PromoteDue(e.ctx, 10)
+		require.NoError(t, err)
+		require.Len(t, out, 1)
+		require.Equal(t, j.ID, out[0].JobID)
+		require.NotNil(t, e.claim(j.ID, "w1").Job)
+
+		// Only a queued job is deferred: running, finished, unknown and
+		// malformed ids are left alone.
+		r := e.running(params("default"), "w1")
+		done := e.inState(job.StateSucceeded)
+		for _, id := range []string{r.ID, done.ID, unknownID, "garbage"} {
+			ok, err := e.s.DeferJob(e.ctx, store.DeferParams{JobID: id, RunAt: runAt})
+			require.NoError(t, err)
+			require.False(t, ok, id)
+		}
+		require.Equal(t, job.StateRunning, e.get(r.ID).State)
+		require.Equal(t, job.StateSucceeded, e.get(done.ID).State)
+	})
+
 	t.Run("Limit", func(t *testing.T) {
 		e := h.setup(t)
 		for i := range 5 {
