@@ -6,8 +6,9 @@ ALTER TABLE jobs ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default';
 -- blocks another's job.
 DROP INDEX jobs_idempotency_key;
 CREATE UNIQUE INDEX jobs_tenant_idempotency_key ON jobs (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL;
--- Counts a tenant's unfinished jobs (the queued-jobs cap) and its queue stats.
-CREATE INDEX jobs_tenant_state ON jobs (tenant, state);
+-- Counts a tenant's waiting jobs (the queued-jobs cap). Partial, so that a
+-- claim or a finish (the row leaves the predicate) writes no entry in it.
+CREATE INDEX jobs_tenant_waiting ON jobs (tenant) WHERE state IN ('scheduled', 'queued', 'retrying');
 
 -- API keys. The secret is kept only as its SHA-256 digest: it is a 256-bit
 -- random token, so a fast hash is enough to make the table useless to a thief.
