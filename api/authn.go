@@ -74,18 +74,26 @@ func (s *Server) authed(scope auth.Scope, h handlerFunc) http.HandlerFunc {
 		if ok, wait := s.failures.peek(addr); !ok {
 			return tooManyRequests(w, wait, "too many failed authentications from this address; wait before trying again")
 		}
-		token, ok := bearerToken(r)
-		if !ok {
-			s.failures.allow(addr)
-			return unauthorized(w, "this route requires an API key: send Authorization: Bearer flask_<id>_<secret>")
-		}
-		p, err := s.verifier.Verify(r.Context(), token)
-		if errors.Is(err, auth.ErrUnauthenticated) {
-			s.failures.allow(addr)
-			return unauthorized(w, "the API key is malformed, unknown or revoked")
-		}
-		if err != nil {
-			return err
+		var p auth.Principal
+		if ctxP, ok := auth.FromContext(r.Context()); ok && len(r.Header.Values("Authorization")) == 0 {
+			// Signed in to the dashboard: its session middleware verified
+			// the session cookie, the key behind it and the CSRF token.
+			p = ctxP
+		} else {
+			token, ok := bearerToken(r)
+			if !ok {
+				s.failures.allow(addr)
+				return unauthorized(w, "this route requires an API key: send Authorization: Bearer flask_<id>_<secret>")
+			}
+			var err error
+			p, err = s.verifier.Verify(r.Context(), token)
+			if errors.Is(err, auth.ErrUnauthenticated) {
+				s.failures.allow(addr)
+				return unauthorized(w, "the API key is malformed, unknown or revoked")
+			}
+			if err != nil {
+				return err
+			}
 		}
 		if s.limiter != nil {
 			if ok, wait := s.limiter.allow(p.KeyID); !ok {

@@ -219,6 +219,31 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 }
 
+func TestPrincipalFromContext(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Config{})
+	k, err := auth.ParseKey(h.store.AddKey("acme", auth.ScopeRead))
+	require.NoError(t, err)
+	p := auth.Principal{KeyID: k.ID, Tenant: "acme", Scopes: []auth.Scope{auth.ScopeRead}}
+	serve := func(authz string) int {
+		r := httptest.NewRequest(http.MethodGet, "/v1/jobs", nil)
+		r = r.WithContext(auth.NewContext(r.Context(), p))
+		if authz != "" {
+			r.Header.Set("Authorization", authz)
+		}
+		w := httptest.NewRecorder()
+		h.srv.ServeHTTP(w, r)
+		return w.Code
+	}
+	require.Equal(t, http.StatusOK, serve(""), "a principal from the dashboard's session")
+	require.Equal(t, http.StatusUnauthorized, serve("Bearer nope"), "an Authorization header is always what counts")
+	r := httptest.NewRequest(http.MethodPost, "/v1/jobs/batch", strings.NewReader(`{"jobs":[{"type":"email.send"}]}`))
+	r.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	h.srv.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), p)))
+	require.Equal(t, http.StatusForbidden, w.Code, "the principal's scopes still apply")
+}
+
 func TestRevokedKeyStopsAtOnce(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, Config{})

@@ -93,6 +93,12 @@ func TestDevModeRunsJobsAndKeepsData(t *testing.T) {
 	resp := authed(t, http.MethodGet, base+"/v1/jobs", "flask_wrong", nil)
 	resp.Body.Close()
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "dev mode requires a key too")
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = noFollow.Get(base + "/jobs")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "the dashboard asks to sign in")
+	require.True(t, strings.HasPrefix(resp.Header.Get("Location"), "/login"))
 	echo := postJob(t, base, key, `{"type":"demo.echo","payload":{"hello":"world"}}`)
 	flaky := postJob(t, base, key, `{"type":"demo.fail","payload":{"times":1}}`)
 	require.Eventually(t, func() bool { return getJob(t, base, key, echo.ID).State == job.StateSucceeded }, 10*time.Second, 20*time.Millisecond)

@@ -263,7 +263,13 @@ func ServeAPI(ctx context.Context, cfg APIConfig, p APIParts, ln net.Listener, l
 		if err != nil {
 			return err
 		}
-		handler = dash.Wrap(handler)
+		secret, err := cfg.sessionSecret()
+		if err != nil {
+			return err
+		}
+		if handler, err = dash.RequireSignIn(dash.Wrap(handler), web.SessionConfig{Secret: secret, TTL: cfg.SessionTTL}, verifier); err != nil {
+			return err
+		}
 		// The hub ends with ctx, closing the dashboard's streams so that the
 		// HTTP server's Shutdown does not wait for them.
 		go func() { webDone <- dash.Run(webCtx) }()

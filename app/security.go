@@ -55,6 +55,30 @@ type APISecurity struct {
 	// browser, comma-separated (https://app.example.com). Default empty:
 	// CORS off.
 	CORSOrigins string `envconfig:"CORS_ORIGINS"`
+	// SessionSecret signs the dashboard's session cookies: at least 32
+	// bytes, the same on every API replica. Default empty: a random secret
+	// per process (sessions then end when it restarts and work only on the
+	// replica that made them). Secret.
+	SessionSecret string `envconfig:"SESSION_SECRET"`
+	// SessionSecretFile reads the session secret from a file instead.
+	SessionSecretFile string `envconfig:"SESSION_SECRET_FILE"`
+	// SessionTTL is how long a dashboard sign-in lasts. Default 8h.
+	SessionTTL time.Duration `envconfig:"SESSION_TTL" default:"8h"`
+}
+
+// sessionSecret reads the dashboard's session secret; nil means random.
+func (c *APISecurity) sessionSecret() ([]byte, error) {
+	if c.SessionSecret == "" && c.SessionSecretFile == "" {
+		return nil, nil
+	}
+	b, err := secretValue(c.SessionSecret, c.SessionSecretFile)
+	if err != nil {
+		return nil, fmt.Errorf("FLASK_SESSION_SECRET_FILE: %w", err)
+	}
+	if len(b) < 32 {
+		return nil, errors.New("the session secret (FLASK_SESSION_SECRET or _FILE) must be at least 32 bytes")
+	}
+	return b, nil
 }
 
 func (c *APISecurity) validate() error {
@@ -75,6 +99,15 @@ func (c *APISecurity) validate() error {
 	}
 	if c.TenantMaxQueued == 0 {
 		return errors.New("FLASK_TENANT_MAX_QUEUED must be positive (or negative for no cap)")
+	}
+	if c.SessionSecret != "" && c.SessionSecretFile != "" {
+		return errors.New("set FLASK_SESSION_SECRET or FLASK_SESSION_SECRET_FILE, not both")
+	}
+	if c.SessionSecret != "" && len(c.SessionSecret) < 32 {
+		return errors.New("FLASK_SESSION_SECRET must be at least 32 bytes")
+	}
+	if c.SessionTTL < time.Minute || c.SessionTTL > 30*24*time.Hour {
+		return errors.New("FLASK_SESSION_TTL must be between 1m and 720h")
 	}
 	if c.APIKeyCacheTTL < time.Second || c.APIKeyCacheTTL > 5*time.Minute {
 		return errors.New("FLASK_API_KEY_CACHE_TTL must be between 1s and 5m: it is how long a revoked key keeps working on other replicas")

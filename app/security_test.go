@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kelseyhightower/envconfig"
 	"github.com/stretchr/testify/require"
@@ -48,6 +49,9 @@ func TestAPISecurityValidate(t *testing.T) {
 		"zero cap":               {func(c *APIConfig) { c.TenantMaxQueued = 0 }, "FLASK_TENANT_MAX_QUEUED"},
 		"long cache":             {func(c *APIConfig) { c.APIKeyCacheTTL = 0 }, "FLASK_API_KEY_CACHE_TTL"},
 		"bad origin":             {func(c *APIConfig) { c.CORSOrigins = "https://a.example.com/path" }, "FLASK_CORS_ORIGINS"},
+		"short session secret":   {func(c *APIConfig) { c.SessionSecret = "hunter2" }, "FLASK_SESSION_SECRET"},
+		"both session sources":   {func(c *APIConfig) { c.SessionSecret, c.SessionSecretFile = strings.Repeat("s", 32), "/x" }, "not both"},
+		"session ttl":            {func(c *APIConfig) { c.SessionTTL = time.Second }, "FLASK_SESSION_TTL"},
 	} {
 		c := validAPI(t)
 		tc.mut(&c)

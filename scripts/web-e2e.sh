@@ -102,7 +102,8 @@ echo "web-e2e: Flask at $url" >&2
 out=$root/$e2e/out
 rm -rf "$out"
 status=0
-(cd "$e2e" && FLASK_URL=$url CHROMIUM=$chromium SCREENSHOT_DIR=$out node --test --test-concurrency=1 --test-reporter=spec) || status=$?
+key=$(cat "$tmp/data/admin-api-key")
+(cd "$e2e" && FLASK_URL=$url FLASK_API_KEY=$key CHROMIUM=$chromium SCREENSHOT_DIR=$out node --test --test-concurrency=1 --test-reporter=spec) || status=$?
 if [[ $status -ne 0 ]]; then
 	echo "web-e2e: browser tests failed; the Flask log:" >&2
 	tail -n 50 "$tmp/flask.log" >&2

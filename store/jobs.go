@@ -507,7 +507,7 @@ func (s *Store) TenantQueueStats(ctx context.Context, tenant string) ([]QueueSta
 }
 
 // CountWaiting counts the jobs of tenant that wait to run: scheduled,
-// queued or retrying. It reads the (tenant, state) index.
+// queued or retrying. It reads the partial index jobs_tenant_waiting.
 func (s *Store) CountWaiting(ctx context.Context, tenant string) (int, error) {
 	var n int
 	if err := s.db.GetContext(ctx, &n, s.rebind(`SELECT COUNT(*) FROM jobs WHERE tenant = ? AND state IN ('scheduled', 'queued', 'retrying')`), tenant); err != nil {

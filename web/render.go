@@ -15,7 +15,7 @@ import (
 
 // pageNames are the templates under templates/ that are whole pages; the
 // others (layout.html, fragments.html) are shared by every page.
-var pageNames = []string{"overview", "jobs", "job", "submit", "error"}
+var pageNames = []string{"overview", "jobs", "job", "submit", "error", "login"}
 
 // parseTemplates parses every page with the shared templates, and the
 // shared templates alone for the fragments the hub renders.

@@ -114,19 +114,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 		return Principal{}, ErrUnauthenticated
 	}
 	now := v.cfg.Now()
-	v.mu.Lock()
-	c, ok := v.cache[k.ID]
-	v.mu.Unlock()
-	if !ok || now.Sub(c.at) >= v.cfg.CacheTTL || now.Before(c.at) {
-		stored, err := v.store.GetAPIKey(ctx, k.ID)
-		switch {
-		case errors.Is(err, store.ErrKeyNotFound):
-			stored = nil
-		case err != nil:
-			return Principal{}, fmt.Errorf("verify API key %s: %w", k.ID, err)
-		}
-		c = cached{key: stored, at: now}
-		v.put(k.ID, c)
+	c, err := v.lookup(ctx, k.ID, now)
+	if err != nil {
+		return Principal{}, err
 	}
 	// Compare digests in constant time even for an unknown id, so that
 	// timing tells nothing about which ids exist.
@@ -138,14 +128,74 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 	if c.key == nil || !match || c.key.RevokedAt != nil {
 		return Principal{}, ErrUnauthenticated
 	}
-	scopes := make([]Scope, len(c.key.Scopes))
-	for i, s := range c.key.Scopes {
+	return v.principal(c.key, now), nil
+}
+
+// Lookup returns the principal of the key with id while the key exists and
+// is not revoked, with the same cache as Verify. It checks no secret: it is
+// for a caller that verified the secret before, such as a signed session
+// cookie made at sign-in.
+func (v *Verifier) Lookup(ctx context.Context, id string) (Principal, error) {
+	if !ValidKeyID(id) {
+		return Principal{}, ErrUnauthenticated
+	}
+	now := v.cfg.Now()
+	c, err := v.lookup(ctx, id, now)
+	if err != nil {
+		return Principal{}, err
+	}
+	if c.key == nil || c.key.RevokedAt != nil {
+		return Principal{}, ErrUnauthenticated
+	}
+	return v.principal(c.key, now), nil
+}
+
+// lookup returns the cached entry of id, reading the store when it is
+// missing or stale.
+func (v *Verifier) lookup(ctx context.Context, id string, now time.Time) (cached, error) {
+	v.mu.Lock()
+	c, ok := v.cache[id]
+	v.mu.Unlock()
+	if ok && now.Sub(c.at) < v.cfg.CacheTTL && !now.Before(c.at) {
+		return c, nil
+	}
+	stored, err := v.store.GetAPIKey(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrKeyNotFound):
+		stored = nil
+	case err != nil:
+		return cached{}, fmt.Errorf("verify API key %s: %w", id, err)
+	}
+	c = cached{key: stored, at: now}
+	v.put(id, c)
+	return c, nil
+}
+
+// principal records the key's use and returns its principal.
+func (v *Verifier) principal(k *store.APIKey, now time.Time) Principal {
+	scopes := make([]Scope, len(k.Scopes))
+	for i, s := range k.Scopes {
 		scopes[i] = Scope(s)
 	}
 	v.mu.Lock()
 	v.used[k.ID] = now
 	v.mu.Unlock()
-	return Principal{KeyID: k.ID, Tenant: c.key.Tenant, Scopes: scopes}, nil
+	return Principal{KeyID: k.ID, Tenant: k.Tenant, Scopes: scopes}
+}
+
+type ctxKey struct{}
+
+// NewContext returns ctx carrying p: a request authenticated by other means
+// than its Authorization header, such as the dashboard's session cookie.
+// The API honours it only when the request has no Authorization header.
+func NewContext(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
+
+// FromContext returns the principal NewContext put in ctx.
+func FromContext(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(ctxKey{}).(Principal)
+	return p, ok
 }
 
 // put caches an entry, first dropping stale entries (or, if none is stale,

@@ -14,6 +14,9 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 
 const base = process.env.FLASK_URL;
+// key is flaskctl dev's admin API key: the dashboard's sign-in and the
+// programs' calls use it.
+const key = process.env.FLASK_API_KEY;
 if (!base) throw new Error('FLASK_URL is not set: run scripts/web-e2e.sh');
 const shots = process.env.SCREENSHOT_DIR || path.resolve('out');
 mkdirSync(shots, { recursive: true });
@@ -50,12 +53,23 @@ async function page(t, opts = {}) {
     if (m.type() === 'error' && !/ui\/events|Failed to load resource/.test(m.text())) problems.push('console: ' + m.text());
   });
   t.after(() => assert.deepEqual(problems, [], 'the page ran without script errors or CSP violations'));
+  await signIn(p);
   return p;
+}
+
+// signIn exchanges the dev admin key for a session, through the form.
+async function signIn(p) {
+  await p.goto('/');
+  assert.match(p.url(), /\/login\?next=/, 'the dashboard asks to sign in first');
+  await p.fill('#key', key);
+  await Promise.all([p.waitForURL((u) => !u.pathname.startsWith('/login')), p.click('form.login button[type=submit]')]);
 }
 
 // api calls the HTTP API directly, as a program would.
 async function api(p, method, url, data) {
-  const res = await p.request.fetch(url, { method, data, headers: data ? { 'Content-Type': 'application/json' } : {} });
+  const headers = { Authorization: 'Bearer ' + key };
+  if (data) headers['Content-Type'] = 'application/json';
+  const res = await p.request.fetch(url, { method, data, headers });
   const body = await res.json();
   assert.ok(res.ok(), `${method} ${url}: ${res.status()} ${JSON.stringify(body)}`);
   return body;
@@ -261,4 +275,24 @@ test('readable on a phone, in dark mode', async (t) => {
   }
   const bg = await p.evaluate(() => getComputedStyle(document.body).backgroundColor);
   assert.equal(bg, 'rgb(17, 19, 24)', 'the dark theme follows the system');
+});
+
+test('sign-in refuses a wrong key; sign-out ends the session', async (t) => {
+  const ctx = await browser.newContext({ baseURL: base });
+  t.after(() => ctx.close());
+  const p = await ctx.newPage();
+  await p.goto('/jobs');
+  assert.match(p.url(), /\/login\?next=%2Fjobs$/);
+  await p.fill('#key', key.slice(0, -1) + (key.endsWith('a') ? 'b' : 'a'));
+  await p.click('form.login button[type=submit]');
+  assert.match(await p.textContent('.error'), /not valid/);
+  await p.fill('#key', key);
+  await Promise.all([p.waitForURL((u) => u.pathname === '/jobs'), p.click('form.login button[type=submit]')]);
+  const cookies = await ctx.cookies();
+  const session = cookies.find((c) => c.name === 'flask_session');
+  assert.ok(session && session.httpOnly && session.sameSite === 'Strict', 'an HttpOnly, SameSite=Strict session cookie');
+  assert.ok(!session.value.includes(key.split('_')[2]), 'the cookie does not hold the secret');
+  await Promise.all([p.waitForURL(/\/login$/), p.click('button.signout')]);
+  await p.goto('/');
+  assert.match(p.url(), /\/login\?next=/, 'signed out: the dashboard asks again');
 });

@@ -47,8 +47,16 @@
 
   // ---- the API
 
+  // csrfToken is the session's CSRF token, from the cookie sign-in set.
+  function csrfToken() {
+    const m = document.cookie.match(/(?:^|;\s*)flask_csrf=([^;]*)/);
+    return m ? decodeURIComponent(m[1]) : '';
+  }
+  for (const input of document.querySelectorAll('input[data-csrf]')) input.value = csrfToken();
+
   async function api(method, path, body) {
     const init = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin' };
+    if (method !== 'GET' && method !== 'HEAD') init.headers['X-CSRF-Token'] = csrfToken();
     if (body !== undefined) {
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
