@@ -208,6 +208,12 @@ type APIConfig struct {
 	// OutboxGrace is the age after which an unpublished outbox entry is
 	// republished by the sweep. Default 5s.
 	OutboxGrace time.Duration `envconfig:"OUTBOX_GRACE" default:"5s"`
+	// RescueAfter is how long a running job's worker must have been silent
+	// before the relay records the attempt as lost and retries the job (or
+	// fails it with no attempt left). A redelivered message reclaims such a
+	// job sooner; the rescue covers messages that are gone. Between 1m and
+	// 50m (worker records are pruned after an hour). Default 5m.
+	RescueAfter time.Duration `envconfig:"RESCUE_AFTER" default:"5m"`
 	// WebEnabled serves the web dashboard at / beside the API. Default true.
 	WebEnabled bool `envconfig:"WEB_ENABLED" default:"true"`
 	// WebPollInterval is how often the dashboard's live updates read the
@@ -236,6 +242,9 @@ func (c *APIConfig) Validate() error {
 	}
 	if c.RelayInterval < 10*time.Millisecond {
 		return errors.New("FLASK_RELAY_INTERVAL must be at least 10ms")
+	}
+	if c.RescueAfter < time.Minute || c.RescueAfter > 50*time.Minute {
+		return errors.New("FLASK_RESCUE_AFTER must be between 1m and 50m")
 	}
 	if c.WebEnabled && (c.WebPollInterval < 100*time.Millisecond || c.WebPollInterval > time.Minute) {
 		return errors.New("FLASK_WEB_POLL_INTERVAL must be between 100ms and 1m")
@@ -374,6 +383,7 @@ const (
 	defaultShutdown      = 20 * time.Second
 	defaultRelayInterval = 250 * time.Millisecond
 	defaultOutboxGrace   = 5 * time.Second
+	defaultRescueAfter   = 5 * time.Minute
 	defaultHeartbeat     = 2 * time.Second
 	defaultWorkerTTL     = 30 * time.Second
 	defaultWebPoll       = time.Second

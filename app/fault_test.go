@@ -72,7 +72,7 @@ func testPublishFailureAfterCommit(t *testing.T, dbURL string) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	apiCfg := APIConfig{Common: common, MaxBodyBytes: 1 << 20, MaxBatchBodyBytes: 1 << 20, MaxPayloadBytes: 1 << 10,
-		MaxBatch: 10, ShutdownTimeout: time.Second, RelayInterval: 50 * time.Millisecond, OutboxGrace: 200 * time.Millisecond}
+		MaxBatch: 10, ShutdownTimeout: time.Second, RelayInterval: 50 * time.Millisecond, OutboxGrace: 200 * time.Millisecond, RescueAfter: time.Minute}
 	wcfg := WorkerConfig{Common: common, Queues: "default", Concurrency: 2, ShutdownGrace: time.Second,
 		FetchWait: time.Second, MaxFetch: 256,
 		HeartbeatInterval: 100 * time.Millisecond, WorkerTTL: time.Second}

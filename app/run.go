@@ -231,7 +231,7 @@ func RunAPI(ctx context.Context, cfg APIConfig, log *slog.Logger) error {
 
 // ServeAPI serves the API and runs the relay on ln until ctx ends.
 func ServeAPI(ctx context.Context, cfg APIConfig, p APIParts, ln net.Listener, log *slog.Logger) error {
-	rl, err := relay.New(relay.Config{Interval: cfg.RelayInterval, OutboxGrace: cfg.OutboxGrace}, p.Store, p.Broker, log, p.Metrics)
+	rl, err := relay.New(relay.Config{Interval: cfg.RelayInterval, OutboxGrace: cfg.OutboxGrace, RescueAfter: cfg.RescueAfter}, p.Store, p.Broker, log, p.Metrics)
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,7 @@ type Store interface {
 	PendingOutbox(ctx context.Context, olderThan time.Time, limit int) ([]store.OutboxEntry, error)
 	PromoteDue(ctx context.Context, limit int) ([]store.OutboxEntry, error)
 	PruneWorkers(ctx context.Context, olderThan time.Time) (int, error)
+	RescueJobs(ctx context.Context, p store.RescueParams) (store.RescueResult, error)
 }
 
 // Config tunes a Relay.
@@ -46,6 +47,10 @@ type Config struct {
 	BatchSize int
 	// WorkerRetention is how long a silent worker's record is kept. Default 1h.
 	WorkerRetention time.Duration
+	// RescueAfter is how long a running job's worker must have been silent
+	// before the relay ends the lost attempt and retries the job (see
+	// store.RescueJobs); it must be below WorkerRetention. Default 5m.
+	RescueAfter time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -66,6 +71,9 @@ func (c *Config) setDefaults() {
 	if c.WorkerRetention <= 0 {
 		c.WorkerRetention = time.Hour
 	}
+	if c.RescueAfter <= 0 {
+		c.RescueAfter = 5 * time.Minute
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -82,18 +90,24 @@ type Relay struct {
 	failed    prometheus.Counter
 	promoted  prometheus.Counter
 	swept     prometheus.Counter
+	rescued   *prometheus.CounterVec
 }
 
 // New builds a relay; metrics are registered on reg.
 func New(cfg Config, st Store, pub events.Publisher, log *slog.Logger, reg prometheus.Registerer) (*Relay, error) {
 	cfg.setDefaults()
+	if cfg.RescueAfter >= cfg.WorkerRetention {
+		return nil, fmt.Errorf("relay: RescueAfter (%s) must be below WorkerRetention (%s): a pruned worker's jobs are not found", cfg.RescueAfter, cfg.WorkerRetention)
+	}
 	r := &Relay{cfg: cfg, store: st, pub: pub, log: log,
 		published: prometheus.NewCounter(prometheus.CounterOpts{Name: "flask_outbox_published_total", Help: "Outbox entries published to the broker."}),
 		failed:    prometheus.NewCounter(prometheus.CounterOpts{Name: "flask_outbox_publish_errors_total", Help: "Outbox entries whose publish failed (they are retried by the sweep)."}),
 		promoted:  prometheus.NewCounter(prometheus.CounterOpts{Name: "flask_jobs_promoted_total", Help: "Scheduled and retrying jobs queued when their time came."}),
 		swept:     prometheus.NewCounter(prometheus.CounterOpts{Name: "flask_outbox_swept_total", Help: "Outbox entries republished by the sweep after their first publish did not complete."}),
+		rescued: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flask_jobs_rescued_total",
+			Help: "Running jobs of long-silent workers whose lost attempt the relay ended, by outcome (retried, ended)."}, []string{"outcome"}),
 	}
-	for _, c := range []prometheus.Collector{r.published, r.failed, r.promoted, r.swept} {
+	for _, c := range []prometheus.Collector{r.published, r.failed, r.promoted, r.swept, r.rescued} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("relay metrics: %w", err)
 		}
@@ -154,12 +168,30 @@ func (r *Relay) Run(ctx context.Context) error {
 		}
 		if now.Sub(lastPrune) >= time.Minute {
 			lastPrune = now
+			r.rescue(ctx)
 			if n, err := r.store.PruneWorkers(ctx, now.Add(-r.cfg.WorkerRetention)); err != nil && ctx.Err() == nil {
 				r.log.Error("prune workers", "err", err)
 			} else if n > 0 {
 				r.log.Info("pruned silent workers", "count", n)
 			}
 		}
+	}
+}
+
+// rescue ends the lost attempts of jobs whose worker has long been silent.
+func (r *Relay) rescue(ctx context.Context) {
+	res, err := r.store.RescueJobs(ctx, store.RescueParams{SilentFor: r.cfg.RescueAfter, Limit: r.cfg.BatchSize})
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Error("rescue jobs of silent workers", "err", err)
+		}
+		return
+	}
+	r.rescued.WithLabelValues("retried").Add(float64(res.Retried))
+	r.rescued.WithLabelValues("ended").Add(float64(res.Ended))
+	if res.Retried+res.Ended > 0 {
+		r.log.Warn("rescued running jobs of silent workers: their broker messages were gone",
+			"retried", res.Retried, "ended", res.Ended, "silent_for", r.cfg.RescueAfter)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/flaskhq/flask/events"
@@ -22,6 +23,7 @@ type fakeStore struct {
 	outbox  map[string]store.OutboxEntry
 	due     int
 	deleted []string
+	rescues []store.RescueParams
 }
 
 func (f *fakeStore) ForgetOutbox(ids []string) {
@@ -59,6 +61,13 @@ func (f *fakeStore) PromoteDue(_ context.Context, limit int) ([]store.OutboxEntr
 }
 
 func (f *fakeStore) PruneWorkers(context.Context, time.Time) (int, error) { return 0, nil }
+
+func (f *fakeStore) RescueJobs(_ context.Context, p store.RescueParams) (store.RescueResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rescues = append(f.rescues, p)
+	return store.RescueResult{Retried: 2, Ended: 1}, nil
+}
 
 type fakePub struct {
 	mu   sync.Mutex
@@ -136,4 +145,32 @@ func TestRunStopsWithContext(t *testing.T) {
 	}, 5*time.Second, 5*time.Millisecond)
 	cancel()
 	require.NoError(t, <-done)
+}
+
+func TestRunRescuesLostAttempts(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	st := &fakeStore{outbox: map[string]store.OutboxEntry{}}
+	r, err := New(Config{Interval: 5 * time.Millisecond, RescueAfter: 7 * time.Minute, BatchSize: 50}, st, &fakePub{},
+		slog.New(slog.NewTextHandler(io.Discard, nil)), reg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	require.Eventually(t, func() bool {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return len(st.rescues) > 0
+	}, 5*time.Second, 5*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	require.Equal(t, store.RescueParams{SilentFor: 7 * time.Minute, Limit: 50}, st.rescues[0])
+	require.Len(t, st.rescues, 1, "once a minute, not every tick")
+	for outcome, want := range map[string]float64{"retried": 2, "ended": 1} {
+		var m dto.Metric
+		require.NoError(t, r.rescued.WithLabelValues(outcome).Write(&m))
+		require.Equal(t, want, m.GetCounter().GetValue(), outcome)
+	}
+
+	_, err = New(Config{RescueAfter: 2 * time.Hour}, st, &fakePub{}, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+	require.ErrorContains(t, err, "RescueAfter", "a rescue after the worker records are pruned would find nothing")
 }

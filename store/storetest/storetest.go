@@ -41,6 +41,7 @@ func Run(t *testing.T, open OpenFunc) {
 	t.Run("Promote", h.testPromote)
 	t.Run("QueueStats", h.testQueueStats)
 	t.Run("Workers", h.testWorkers)
+	t.Run("Rescue", h.testRescue)
 	t.Run("Tenants", h.testTenants)
 	t.Run("APIKeys", h.testAPIKeys)
 	t.Run("Closed", h.testClosed)
