@@ -23,6 +23,7 @@ type deployment struct {
 	api, worker   *proc
 	natsURL       string
 	apiURL        string
+	apiMetricsURL string // flask-api's FLASK_METRICS_ADDR
 	workerURL     string
 	apiDebug      string // FLASK_DEBUG_ADDR handed to flask-api
 	workerDebug   string // and to flask-worker
@@ -99,13 +100,21 @@ func (b *bench) deploy(ctx context.Context, name string) (d *deployment, err err
 		"FLASK_LOG_FORMAT=text",
 		"FLASK_DB_MAX_CONNS="+strconv.Itoa(b.cfg.dbConns),
 	)
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return d, err
+	}
+	// One key, no per-key rate limit and no cap on waiting jobs: the load
+	// is one client pushing as hard as the platform takes.
 	apiEnv := append(append(append([]string{}, common...),
-		"FLASK_DATABASE_URL="+dbURL(b.base, d.dbName, "flask-api", b.cfg.dbParams), "FLASK_HTTP_ADDR="+apiAddr, "FLASK_DEBUG_ADDR="+d.apiDebug), b.cfg.apiEnv...)
+		"FLASK_DATABASE_URL="+dbURL(b.base, d.dbName, "flask-api", b.cfg.dbParams), "FLASK_HTTP_ADDR="+apiAddr, "FLASK_DEBUG_ADDR="+d.apiDebug,
+		"FLASK_METRICS_ADDR="+metricsAddr, "FLASK_BOOTSTRAP_API_KEY="+benchKey, "FLASK_RATE_LIMIT=-1", "FLASK_TENANT_MAX_QUEUED=-1"), b.cfg.apiEnv...)
 	d.api, err = startProc("api", b.apiBin, nil, apiEnv, filepath.Join(d.dir, "api.log"))
 	if err != nil {
 		return d, err
 	}
 	d.apiURL = "http://" + apiAddr
+	d.apiMetricsURL = "http://" + metricsAddr + "/metrics"
 	if err := waitReady(ctx, d.api, d.apiURL+"/readyz", 30*time.Second); err != nil {
 		return d, err
 	}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/flaskhq/flask/api/auth"
 )
 
 // newClient is a keep-alive HTTP client for conns concurrent requests.
@@ -24,7 +26,26 @@ func newClient(conns int) *http.Client {
 		ResponseHeaderTimeout: 60 * time.Second,
 		DisableCompression:    true,
 	}
-	return &http.Client{Transport: tr, Timeout: 90 * time.Second}
+	return &http.Client{Transport: keyed{tr}, Timeout: 90 * time.Second}
+}
+
+// benchKey is the admin API key of every deployment the driver starts
+// (flask-api makes it from FLASK_BOOTSTRAP_API_KEY); the load sends it.
+var benchKey = func() string {
+	k, err := auth.NewKey()
+	if err != nil {
+		panic(err)
+	}
+	return k.Token()
+}()
+
+// keyed sends the bench key with every request.
+type keyed struct{ rt http.RoundTripper }
+
+func (k keyed) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+benchKey)
+	return k.rt.RoundTrip(r)
 }
 
 // loadStats is what a load generator saw.

@@ -95,7 +95,7 @@ func (b *bench) runScenario(ctx context.Context, name, title, load string, fn lo
 	if r.Times, err = readJobTimes(ctx, d.db); err != nil {
 		r.Err = joinErr(r.Err, err.Error())
 	}
-	if r.API, err = scrape(ctx, d.apiURL+"/metrics"); err != nil {
+	if r.API, err = scrape(ctx, d.apiMetricsURL); err != nil {
 		r.Err = joinErr(r.Err, err.Error())
 	}
 	if r.Worker, err = scrape(ctx, d.workerURL+"/metrics"); err != nil {
