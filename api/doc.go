@@ -12,6 +12,14 @@
 // (application/problem+json) with an "errors" member naming the fields at
 // fault.
 //
+// Every /v1 route requires an API key (Authorization: Bearer) holding the
+// route's scope (package api/auth); a tenant key sees only its tenant's jobs,
+// an admin key every tenant's and the key routes. Per-key rate limits, a
+// per-tenant cap on waiting jobs and per-address limits on failed
+// authentications answer 429. The Prometheus metrics are not among the
+// routes: MetricsHandler serves them on an address of their own. See
+// docs/security.md.
+//
 // The package owns the seams it consumes: Store, Dispatcher and Checker. It
 // reads no environment and keeps no global state; the binary fills Config and
 // Deps and calls New.
