@@ -28,7 +28,7 @@ ENV ?= dev
 TAG ?= $(shell git rev-parse HEAD 2>/dev/null)
 DEPLOY_ENV = ENV='$(ENV)' TAG='$(TAG)' DRY_RUN='$(DRY_RUN)' REVISION='$(REVISION)' REPORTS='$(REPORTS)' VERSION='$(VERSION)'
 
-.PHONY: help run build clean test test-unit test-integration lint shellcheck jenkins-check \
+.PHONY: help run build clean test test-unit test-integration lint shellcheck dockerfile-check web-e2e jenkins-check \
 	bench images chart-check tf-check scan scan-images push tf-plan tf-apply chart-diff \
 	deploy smoke rollback tf-mirror
 
@@ -77,6 +77,14 @@ lint:
 ## shellcheck: shellcheck on every shell script
 shellcheck:
 	scripts/shellcheck.sh
+
+## dockerfile-check: BuildKit's lint rules and the project's rules on both Dockerfiles (offline)
+dockerfile-check:
+	scripts/dockerfile-check.sh
+
+## web-e2e: the dashboard's browser tests in headless Chromium (installs chromium and playwright-core)
+web-e2e:
+	scripts/web-e2e.sh
 
 ## jenkins-check: Jenkinsfile structure, pod templates, and a dry run of every pipeline target
 jenkins-check:
