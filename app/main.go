@@ -29,8 +29,12 @@ func Main(name string, cfg Config, run func(ctx context.Context, log *slog.Logge
 	if err != nil {
 		return err
 	}
+	brokerAttr := slog.String("nats_url", MaskURL(c.NATS.URL))
+	if c.Broker == "sqs" {
+		brokerAttr = slog.String("sqs_queue_prefix", c.SQS.QueuePrefix)
+	}
 	log.Info("starting "+name, "version", Version, "commit", Commit, "database", MaskURL(c.DatabaseURL),
-		"broker", c.Broker, "nats_url", MaskURL(c.NATS.URL))
+		"broker", c.Broker, brokerAttr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return run(ctx, log)

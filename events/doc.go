@@ -6,7 +6,7 @@
 // state from which it must not run again. Delivery is at least once: a message
 // may arrive twice, and workers make a second delivery harmless.
 //
-// Implementations live beneath: events/nats (NATS JetStream) and, later,
+// Implementations live beneath: events/nats (NATS JetStream) and
 // events/sqs (AWS SQS). The conformance suite in events/eventstest runs the
 // same tests against each.
 package events

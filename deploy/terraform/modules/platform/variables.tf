@@ -131,7 +131,7 @@ variable "queues" {
 }
 
 variable "sqs" {
-  description = "SQS settings of every queue: visibility timeout (above the longest job plus the worker drain time), retention of unconsumed messages, and receives before a message is dead-lettered."
+  description = "SQS settings of every queue: the default visibility timeout (Flask workers set their own on every receive and extend it while a job runs), retention of unconsumed messages, and receives before a message is dead-lettered."
   type = object({
     visibility_timeout_seconds = optional(number, 300)
     message_retention_seconds  = optional(number, 345600)

@@ -41,7 +41,7 @@ variable "kms_data_key_reuse_period_seconds" {
 }
 
 variable "visibility_timeout_seconds" {
-  description = "How long a received message stays hidden from other workers (0-43200). Must exceed the longest job run plus the worker's drain time, or jobs run twice."
+  description = "Default time a received message stays hidden from other consumers (0-43200). Flask workers ask for FLASK_SQS_VISIBILITY_TIMEOUT on every receive and extend it while a job runs, so this only applies to other consumers of the queue."
   type        = number
   default     = 300
 
@@ -79,7 +79,7 @@ variable "dlq_message_retention_seconds" {
 }
 
 variable "max_receive_count" {
-  description = "Receives after which SQS moves a message to its dead-letter queue (1-1000). Flask retries with backoff by re-publishing, so this only catches workers that crash or time out on a message."
+  description = "Receives after which SQS moves a message to its dead-letter queue (1-1000). Flask retries with backoff and hands jobs back by publishing afresh, so this counts workers dying with a message; Flask's relay then rescues the job (FLASK_RESCUE_AFTER)."
   type        = number
   default     = 5
 
