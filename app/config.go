@@ -276,6 +276,10 @@ type WorkerConfig struct {
 	// HeartbeatInterval: how often the worker reports itself and looks for
 	// cancel requests. Default 2s.
 	HeartbeatInterval time.Duration `envconfig:"HEARTBEAT_INTERVAL" default:"2s"`
+	// ExitWhenIdle stops the worker once it has run no job and received no
+	// message for this long, for workers run as Kubernetes Jobs (KEDA
+	// ScaledJob). Default 0: never.
+	ExitWhenIdle time.Duration `envconfig:"EXIT_WHEN_IDLE" default:"0s"`
 	// WorkerTTL: silence after which a worker's jobs may be reclaimed. Default 30s.
 	WorkerTTL time.Duration `envconfig:"WORKER_TTL" default:"30s"`
 	// HTTPAllowCIDRs lets the http job type reach these otherwise refused
@@ -307,6 +311,9 @@ func (c *WorkerConfig) Validate() error {
 	}
 	if c.ShutdownGrace < 0 {
 		return errors.New("FLASK_SHUTDOWN_GRACE must not be negative")
+	}
+	if c.ExitWhenIdle != 0 && c.ExitWhenIdle < time.Second {
+		return errors.New("FLASK_EXIT_WHEN_IDLE must be 0 (never) or at least 1s")
 	}
 	if c.WorkerTTL <= 2*c.HeartbeatInterval {
 		return errors.New("FLASK_WORKER_TTL must be more than twice FLASK_HEARTBEAT_INTERVAL")

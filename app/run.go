@@ -382,7 +382,7 @@ func NewPool(cfg WorkerConfig, st worker.Store, c events.Consumer, reg *worker.R
 	}
 	return worker.New(worker.Config{
 		ID: cfg.WorkerID, Queues: queues, ShutdownGrace: cfg.ShutdownGrace, FetchWait: cfg.FetchWait, MaxFetch: cfg.MaxFetch,
-		HeartbeatInterval: cfg.HeartbeatInterval, WorkerTTL: cfg.WorkerTTL,
+		HeartbeatInterval: cfg.HeartbeatInterval, WorkerTTL: cfg.WorkerTTL, ExitWhenIdle: cfg.ExitWhenIdle,
 	}, st, c, reg, log, metrics)
 }
 

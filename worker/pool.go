@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -60,6 +61,11 @@ type Config struct {
 	// them, so they must count crashes, not hand-backs. Default 2; 1 always
 	// goes through the store.
 	RepublishAfter int
+	// ExitWhenIdle, when positive, stops the pool (as if ctx ended) once it
+	// has run no job and received no delivery for that long: a worker run
+	// as a Kubernetes Job (KEDA ScaledJob) ends when its queues are empty.
+	// Default 0: drain forever.
+	ExitWhenIdle time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -137,6 +143,10 @@ type Pool struct {
 	cancelJobs context.CancelCauseFunc
 	wg         sync.WaitGroup
 
+	// lastActive is when a delivery last arrived or a job last ended (Unix
+	// nanoseconds), for ExitWhenIdle.
+	lastActive atomic.Int64
+
 	mu      sync.Mutex
 	running map[string]*task
 	// typeBusy counts running or reserved jobs of each type with a
@@ -176,6 +186,12 @@ func (p *Pool) Run(ctx context.Context) error {
 	p.started = p.cfg.Now().UTC()
 	if _, err := p.store.Heartbeat(ctx, p.info()); err != nil {
 		return fmt.Errorf("register worker %s: %w", p.cfg.ID, err)
+	}
+	p.touch()
+	ctx, stopIdle := context.WithCancel(ctx)
+	defer stopIdle()
+	if p.cfg.ExitWhenIdle > 0 {
+		go p.idleLoop(ctx, stopIdle)
 	}
 	p.jobsCtx, p.cancelJobs = context.WithCancelCause(context.WithoutCancel(ctx))
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
@@ -222,6 +238,27 @@ func (p *Pool) Run(ctx context.Context) error {
 	}
 	p.log.Info("worker stopped")
 	return nil
+}
+
+func (p *Pool) touch() { p.lastActive.Store(p.cfg.Now().UnixNano()) }
+
+// idleLoop calls stop once the pool has been idle for ExitWhenIdle.
+func (p *Pool) idleLoop(ctx context.Context, stop func()) {
+	tick := time.NewTicker(min(p.cfg.ExitWhenIdle/4, time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		idle := p.cfg.Now().Sub(time.Unix(0, p.lastActive.Load()))
+		if p.inFlight() == 0 && idle >= p.cfg.ExitWhenIdle {
+			p.log.Info("worker idle: stopping", "idle", idle.Round(time.Millisecond))
+			stop()
+			return
+		}
+	}
 }
 
 func (p *Pool) inFlight() int {
@@ -299,6 +336,7 @@ func (p *Pool) fetchLoop(ctx context.Context, queue string, concurrency int) {
 // other delivery is settled at once. Each started job calls release once.
 func (p *Pool) dispatch(queue string, ds []events.Delivery, release func()) {
 	ctx := p.jobsCtx
+	p.touch()
 	ids := make([]string, 0, len(ds))
 	first := make(map[string]events.Delivery, len(ds))
 	capped := map[string]string{}
@@ -450,6 +488,7 @@ func (p *Pool) deferDelivery(ctx context.Context, queue string, d events.Deliver
 func (p *Pool) run(t *task, release func()) {
 	defer p.wg.Done()
 	defer release()
+	defer p.touch()
 	defer func() {
 		p.mu.Lock()
 		delete(p.running, t.j.ID)

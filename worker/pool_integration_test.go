@@ -265,3 +265,35 @@ func TestTimeoutAndPanic(t *testing.T) {
 	require.Len(t, j.Errors, 3)
 	require.Contains(t, j.Errors[0].Error, "handler panicked: boom")
 }
+
+// TestExitWhenIdle: a pool with ExitWhenIdle runs what is queued, then stops
+// by itself once nothing came for that long, as a Kubernetes Job's worker.
+func TestExitWhenIdle(t *testing.T) {
+	r := newRig(t)
+	reg := worker.NewRegistry()
+	require.NoError(t, reg.Register(job.Spec{Type: "quick"}, func(context.Context, *job.Job) (json.RawMessage, error) {
+		time.Sleep(50 * time.Millisecond)
+		return nil, nil
+	}))
+	ids := r.submit(t, "quick", 5)
+	pool, err := worker.New(worker.Config{ID: "w-idle", Queues: map[string]int{"default": 2}, FetchWait: 50 * time.Millisecond,
+		HeartbeatInterval: 50 * time.Millisecond, WorkerTTL: time.Second, ExitWhenIdle: 300 * time.Millisecond},
+		r.st, r.b, reg, r.log, prometheus.NewRegistry())
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- pool.Run(context.Background()) }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("an idle pool with ExitWhenIdle kept running")
+	}
+	for _, id := range ids {
+		j, err := r.st.GetJob(context.Background(), id)
+		require.NoError(t, err)
+		require.Equal(t, job.StateSucceeded, j.State, "every queued job ran before the pool stopped")
+	}
+	workers, err := r.st.ListWorkers(context.Background())
+	require.NoError(t, err)
+	require.Empty(t, workers, "it left like a drained worker")
+}

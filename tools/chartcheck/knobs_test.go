@@ -222,6 +222,17 @@ func TestScaledJobMode(t *testing.T) {
 			t.Errorf("%s rendered for a job-mode group", kind)
 		}
 	}
+	// A Job's worker must end when its queues are empty; a Deployment's must not.
+	wantEq(t, "job FLASK_EXIT_WHEN_IDLE", envOf(t, objs, "ScaledJob", "flask-worker-reports", "worker")["FLASK_EXIT_WHEN_IDLE"], "60s")
+	for _, d := range ofKind(objs, "Deployment") {
+		name := fmt.Sprint(Get(d, "metadata", "name"))
+		if !strings.HasPrefix(name, "flask-worker-") {
+			continue
+		}
+		if v, ok := envOf(t, objs, "Deployment", name, "worker")["FLASK_EXIT_WHEN_IDLE"]; ok {
+			t.Errorf("Deployment %s sets FLASK_EXIT_WHEN_IDLE=%s: its pods would exit and restart", name, v)
+		}
+	}
 }
 
 // TestMigrationHook: the hook runs `flask-api migrate` from the API image

@@ -353,6 +353,10 @@ containers:
         value: {{ $g.concurrency | toString | quote }}
       - name: FLASK_SHUTDOWN_GRACE
         value: {{ $g.shutdownGrace | quote }}
+      {{- if eq .restartPolicy "Never" }}
+      - name: FLASK_EXIT_WHEN_IDLE
+        value: {{ $g.job.exitWhenIdle | quote }}
+      {{- end }}
       {{- if $w.httpSigningSecret.existingSecret }}
       - name: FLASK_HTTP_SIGNING_SECRET_FILE
         value: {{ printf "/etc/flask/signing/%s" $w.httpSigningSecret.key | quote }}
