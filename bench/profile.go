@@ -230,7 +230,7 @@ func (b *bench) runInProcess(ctx context.Context, r *inproc, l inprocLoad, seq i
 		return err
 	}
 	apiCfg := app.APIConfig{Common: common, HTTPAddr: ln.Addr().String(), MaxBodyBytes: 1 << 20, MaxBatchBodyBytes: 32 << 20, MaxPayloadBytes: 256 << 10,
-		MaxBatch: 1000, ShutdownTimeout: 10 * time.Second, RelayInterval: 250 * time.Millisecond, OutboxGrace: 5 * time.Second,
+		MaxBatch: 1000, ShutdownTimeout: 10 * time.Second, RelayInterval: 250 * time.Millisecond, OutboxGrace: 5 * time.Second, RescueAfter: 5 * time.Minute,
 		APISecurity: app.APISecurity{MetricsAddr: "off", RateLimit: -1, RateBurst: 1, TenantMaxQueued: -1, APIKeyCacheTTL: 10 * time.Second, SessionTTL: time.Hour}}
 	wcfg := app.WorkerConfig{Common: common, HTTPAddr: "127.0.0.1:0", Queues: "default:" + strconv.Itoa(b.cfg.concurrency), Concurrency: 10,
 		WorkerID: "bench-inproc", ShutdownGrace: 10 * time.Second, FetchWait: 2 * time.Second, MaxFetch: 256, HeartbeatInterval: 2 * time.Second, WorkerTTL: 30 * time.Second}
