@@ -28,6 +28,10 @@ step "go test (unit, integration, end-to-end) with PostgreSQL and the SQS emulat
 PG_FAST=1 scripts/with-postgres.sh scripts/with-sqs.sh go test -race -count=1 -timeout 15m ./...
 took
 
+step "fuzz the job submission decoder (5s; the seed corpus runs in go test)"
+go test -run '^$' -fuzz '^FuzzSubmitDecode$' -fuzztime 5s ./api
+took
+
 step "dashboard in headless Chromium"
 scripts/web-e2e.sh
 took
