@@ -9,9 +9,11 @@ import (
 // Job is one unit of work: a typed payload run by a worker on a queue.
 type Job struct {
 	// ID is a UUIDv7, so ids sort by creation time.
-	ID    string `json:"id"`
-	Queue string `json:"queue"`
-	Type  string `json:"type"`
+	ID string `json:"id"`
+	// Tenant owns the job: the tenant of the API key that submitted it.
+	Tenant string `json:"tenant"`
+	Queue  string `json:"queue"`
+	Type   string `json:"type"`
 	// Payload is the handler's input, any JSON value.
 	Payload json.RawMessage `json:"payload"`
 	State   State           `json:"state"`

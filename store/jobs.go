@@ -55,14 +55,14 @@ func (s *Store) insertGroup(ctx context.Context, calls [][]InsertParams) ([]inse
 	var rows []pendingJob
 	for c, params := range calls {
 		for i, p := range params {
-			j := job.Job{
-				ID: newID(), Queue: p.Queue, Type: p.Type, Payload: p.Payload, State: job.StateQueued,
-				MaxAttempts: p.MaxAttempts, Timeout: job.Duration(p.Timeout), RunAt: now, CreatedAt: now,
-				IdempotencyKey: p.IdempotencyKey, Errors: []job.AttemptError{},
-			}
 			tenant := p.Tenant
 			if tenant == "" {
 				tenant = DefaultTenant
+			}
+			j := job.Job{
+				ID: newID(), Tenant: tenant, Queue: p.Queue, Type: p.Type, Payload: p.Payload, State: job.StateQueued,
+				MaxAttempts: p.MaxAttempts, Timeout: job.Duration(p.Timeout), RunAt: now, CreatedAt: now,
+				IdempotencyKey: p.IdempotencyKey, Errors: []job.AttemptError{},
 			}
 			if len(j.Payload) == 0 {
 				j.Payload = json.RawMessage("null")
@@ -216,7 +216,7 @@ func (s *Store) existingByKey(ctx context.Context, q sqlx.QueryerContext, rows [
 	var query string
 	var args []any
 	if s.d == postgres {
-		query = `SELECT ` + jobColumns + `, tenant FROM jobs WHERE idempotency_key IS NOT NULL AND (tenant, idempotency_key) IN
+		query = `SELECT ` + jobColumns + ` FROM jobs WHERE idempotency_key IS NOT NULL AND (tenant, idempotency_key) IN
 			(SELECT * FROM unnest($1::text[], $2::text[]))`
 		args = []any{pq.Array(tenants), pq.Array(keys)}
 	} else {
@@ -225,11 +225,11 @@ func (s *Store) existingByKey(ctx context.Context, q sqlx.QueryerContext, rows [
 			pairs[i] = [2]string{tenants[i], keys[i]}
 		}
 		b, _ := json.Marshal(pairs) // strings always marshal
-		query = `SELECT ` + jobColumns + `, tenant FROM jobs WHERE idempotency_key IS NOT NULL AND (tenant, idempotency_key) IN
+		query = `SELECT ` + jobColumns + ` FROM jobs WHERE idempotency_key IS NOT NULL AND (tenant, idempotency_key) IN
 			(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))`
 		args = []any{string(b)}
 	}
-	var found []tenantJobRow
+	var found []jobRow
 	if err := sqlx.SelectContext(ctx, q, &found, query, args...); err != nil {
 		return nil, s.translate(err)
 	}
@@ -246,12 +246,6 @@ func (s *Store) existingByKey(ctx context.Context, q sqlx.QueryerContext, rows [
 
 // tenantKey joins a tenant and an idempotency key into one map key.
 func tenantKey(tenant, key string) string { return tenant + "\x00" + key }
-
-// tenantJobRow is a job row with its tenant.
-type tenantJobRow struct {
-	jobRow
-	Tenant string `db:"tenant"`
-}
 
 // tenantFilter renders the condition that limits a query to tenant's jobs,
 // or "" for AllTenants.

@@ -13,11 +13,12 @@ import (
 )
 
 // jobColumns lists the jobs columns in the order jobRow scans them.
-const jobColumns = `id, queue, type, payload, state, attempt, max_attempts, timeout_ms, run_at, created_at,
+const jobColumns = `id, tenant, queue, type, payload, state, attempt, max_attempts, timeout_ms, run_at, created_at,
 	started_at, finished_at, result, error, errors, idempotency_key, worker_id, cancel_requested_at`
 
 type jobRow struct {
 	ID                string         `db:"id"`
+	Tenant            string         `db:"tenant"`
 	Queue             string         `db:"queue"`
 	Type              string         `db:"type"`
 	Payload           []byte         `db:"payload"`
@@ -40,6 +41,7 @@ type jobRow struct {
 func (r *jobRow) job() (job.Job, error) {
 	j := job.Job{
 		ID:                r.ID,
+		Tenant:            r.Tenant,
 		Queue:             r.Queue,
 		Type:              r.Type,
 		Payload:           json.RawMessage(r.Payload),

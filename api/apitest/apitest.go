@@ -111,6 +111,7 @@ func (s *Store) PutTenant(tenant string, j job.Job) {
 	if _, ok := s.jobs[j.ID]; !ok {
 		s.order = append(s.order, j.ID)
 	}
+	j.Tenant = tenant
 	s.jobs[j.ID] = &j
 	s.tenants[j.ID] = tenant
 	if j.IdempotencyKey != "" {
@@ -218,6 +219,7 @@ func (s *Store) InsertJobs(ctx context.Context, params []store.InsertParams) ([]
 		if p.IdempotencyKey != "" {
 			seen[idemKey] = j
 		}
+		j.Tenant = tenant
 		tenantOf[j] = tenant
 		fresh = append(fresh, j)
 		results = append(results, store.InsertResult{Job: *clone(j)})
