@@ -2,6 +2,10 @@
 # Jenkins run the same commands (docs/pipeline.md). `make help` lists them.
 SHELL := /usr/bin/env bash
 GO ?= go
+# go.mod's toolchain line names the Go release to build and test with; with
+# auto the go command fetches it from the module proxy if the installed Go
+# is older (some machines set GOTOOLCHAIN=local in the environment).
+export GOTOOLCHAIN := auto
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X github.com/flaskhq/flask/app.Version=$(VERSION) -X github.com/flaskhq/flask/app.Commit=$(COMMIT)

@@ -2,6 +2,12 @@ module github.com/flaskhq/flask
 
 go 1.26.0
 
+// The toolchain this repository builds and tests with: the newest 1.26
+// patch release (govulncheck reports the standard library of older ones).
+// Makefile and scripts/test.sh set GOTOOLCHAIN=auto so that the go command
+// fetches it from the module proxy when the installed Go is older.
+toolchain go1.26.11
+
 require (
 	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/config v1.33.18

@@ -12,6 +12,9 @@
 # the Jenkins pipeline runs it (docs/images.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Build and test with the toolchain go.mod names (fetched once from the Go
+# module proxy when the installed Go is older), as the Makefile does.
+export GOTOOLCHAIN=auto
 
 step() {
 	echo
@@ -30,6 +33,10 @@ took
 
 step "fuzz the job submission decoder (5s; the seed corpus runs in go test)"
 go test -run '^$' -fuzz '^FuzzSubmitDecode$' -fuzztime 5s ./api
+took
+
+step "govulncheck (offline, pinned vulnerability database snapshot)"
+scripts/vulncheck.sh
 took
 
 step "dashboard in headless Chromium"

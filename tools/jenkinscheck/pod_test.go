@@ -42,10 +42,10 @@ func TestBrokenPods(t *testing.T) {
 	cases := []struct {
 		name, base, old, new, want string
 	}{
-		{"latest tag", goPod, "golang:1.26.8-bookworm", "golang:latest", "uses latest"},
-		{"no tag", goPod, "golang:1.26.8-bookworm", "golang", "is not pinned"},
+		{"latest tag", goPod, "golang:1.26.11-bookworm", "golang:latest", "uses latest"},
+		{"no tag", goPod, "golang:1.26.11-bookworm", "golang", "is not pinned"},
 		{"no registry", goPod, "docker.io/library/golang", "golang", "is not pinned"},
-		{"tag without version", goPod, "golang:1.26.8-bookworm", "golang:bookworm", "is not pinned"},
+		{"tag without version", goPod, "golang:1.26.11-bookworm", "golang:bookworm", "is not pinned"},
 		{"pull always", goPod, "    command: [sleep]\n", "    imagePullPolicy: Always\n    command: [sleep]\n", "imagePullPolicy Always"},
 		{"root user", goPod, "      runAsUser: 1000\n      allowPrivilegeEscalation: false\n      readOnlyRootFilesystem: true\n      capabilities:\n        drop: [ALL]\n    resources:\n      requests: {cpu: \"2\"", "      runAsUser: 0\n      allowPrivilegeEscalation: false\n      readOnlyRootFilesystem: true\n      capabilities:\n        drop: [ALL]\n    resources:\n      requests: {cpu: \"2\"", "container build: must run as non-root"},
 		{"token mounted", goPod, "automountServiceAccountToken: false", "automountServiceAccountToken: true", "automountServiceAccountToken must be false"},
