@@ -15,6 +15,11 @@ import (
 // the browser do not take it for dead.
 const keepAlive = 15 * time.Second
 
+// sessionRecheck is how often a stream opened by a signed-in browser checks
+// that its session still holds; when it does not (expired, or its key
+// revoked) the stream ends.
+const sessionRecheck = 2 * time.Second
+
 // writeWindow is how long one write to a stream may take: the server's
 // WriteTimeout would otherwise end every stream after a minute.
 const writeWindow = 30 * time.Second
@@ -74,12 +79,23 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 	}
 	ping := time.NewTicker(keepAlive)
 	defer ping.Stop()
+	check := sessionCheck(r.Context())
+	var recheck <-chan time.Time
+	if check != nil {
+		t := time.NewTicker(d.sessionRecheck)
+		defer t.Stop()
+		recheck = t.C
+	}
 	for {
 		select {
 		case <-r.Context().Done():
 			return
 		case <-s.gone:
 			return
+		case <-recheck:
+			if !check() {
+				return
+			}
 		case <-ping.C:
 			if !write(w, rc, []byte(": ping\n\n")) {
 				return

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -135,8 +136,25 @@ func (s *signIn) wrap(h http.Handler) http.Handler {
 			http.Error(w, "sign in to the dashboard first", http.StatusUnauthorized)
 			return
 		}
-		h.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), p)))
+		ctx := auth.NewContext(r.Context(), p)
+		// A live-update stream outlives the request that opened it: it asks
+		// again, while it runs, whether the session still holds (not
+		// expired, its key not revoked).
+		ctx = context.WithValue(ctx, sessionCheckKey{}, func() bool {
+			_, _, ok := s.session(r)
+			return ok
+		})
+		h.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+type sessionCheckKey struct{}
+
+// sessionCheck returns the function that tells whether the session that
+// signed the request in still holds, or nil without sign-in.
+func sessionCheck(ctx context.Context) func() bool {
+	f, _ := ctx.Value(sessionCheckKey{}).(func() bool)
+	return f
 }
 
 // session returns the principal and CSRF nonce of a valid session cookie.

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"bufio"
+	"context"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -47,6 +49,7 @@ func newSignInEnv(t *testing.T) *signInEnv {
 		}
 		_, _ = io.WriteString(w, "api as "+p.KeyID)
 	})
+	e.d.sessionRecheck = 20 * time.Millisecond
 	h, err := e.d.RequireSignIn(e.d.Wrap(api), SessionConfig{TTL: time.Hour, Now: e.clk.Now}, v)
 	require.NoError(t, err)
 	e.srv = httptest.NewServer(h)
@@ -222,6 +225,85 @@ func TestSessionExpiresAndFollowsTheKey(t *testing.T) {
 	e2.clk.Advance(time.Hour)
 	res, _ = e2.do(e2.c, http.MethodGet, "/", nil, nil)
 	require.Equal(t, http.StatusSeeOther, res.StatusCode)
+}
+
+// signedInStream opens the live-update stream as c's browser does.
+func (e *signInEnv) signedInStream(c *http.Client) <-chan message {
+	e.t.Helper()
+	req, err := http.NewRequestWithContext(e.t.Context(), http.MethodGet, e.srv.URL+"/ui/events?overview=1", nil)
+	require.NoError(e.t, err)
+	u, _ := url.Parse(e.srv.URL)
+	for _, ck := range c.Jar.Cookies(u) {
+		req.AddCookie(ck)
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(e.t, err)
+	e.t.Cleanup(func() { res.Body.Close() })
+	require.Equal(e.t, http.StatusOK, res.StatusCode)
+	out := make(chan message, 64)
+	go func() {
+		defer close(out)
+		r := bufio.NewReader(res.Body)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if name, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), "event: "); ok {
+				out <- message{name: name}
+			}
+		}
+	}()
+	return out
+}
+
+// ended waits until the stream ch ends.
+func ended(t *testing.T, ch <-chan message, why string) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("the stream is still open: %s", why)
+		}
+	}
+}
+
+func TestStreamEndsWithTheSession(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		end  func(e *signInEnv)
+	}{
+		{"revoked", func(e *signInEnv) {
+			admin, _ := auth.ParseKey(e.admin)
+			_, err := e.raw.RevokeAPIKey(e.ctx, admin.ID)
+			require.NoError(e.t, err)
+			e.clk.Advance(2 * time.Second) // past the verifier's cache TTL
+		}},
+		{"expired", func(e *signInEnv) { e.clk.Advance(time.Hour) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newSignInEnv(t)
+			ctx, cancel := context.WithCancel(e.ctx)
+			done := make(chan error, 1)
+			go func() { done <- e.d.Run(ctx) }()
+			t.Cleanup(func() { cancel(); <-done })
+			res, _ := e.signIn(e.c, e.admin, "/")
+			require.Equal(t, http.StatusSeeOther, res.StatusCode)
+			events := e.signedInStream(e.c)
+			next(t, events, "live")
+			tc.end(e)
+			ended(t, events, "a stream must not outlive its session")
+			res, _ = e.do(e.c, http.MethodGet, "/ui/events?overview=1", nil, nil)
+			require.Equal(t, http.StatusUnauthorized, res.StatusCode, "and cannot be opened again")
+		})
+	}
 }
 
 func TestSecureCookiesOverTLSAndSafeRedirects(t *testing.T) {

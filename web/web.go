@@ -111,6 +111,8 @@ type Dashboard struct {
 	hub     *hub
 	metrics *metrics
 	handler http.Handler
+	// sessionRecheck is how often a signed-in stream checks its session.
+	sessionRecheck time.Duration
 }
 
 // New builds the dashboard and registers its metrics.
@@ -122,7 +124,7 @@ func New(cfg Config, deps Deps) (*Dashboard, error) {
 	if deps.Catalog == nil {
 		return nil, errors.New("web: a job type catalog is required")
 	}
-	d := &Dashboard{cfg: cfg, store: deps.Store, catalog: deps.Catalog, log: deps.Logger, now: deps.Now}
+	d := &Dashboard{cfg: cfg, store: deps.Store, catalog: deps.Catalog, log: deps.Logger, now: deps.Now, sessionRecheck: sessionRecheck}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
