@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -56,6 +57,7 @@ type signIn struct {
 	d        *Dashboard
 	cfg      SessionConfig
 	verifier *auth.Verifier
+	failures *failureLimiter // failed sign-ins per client address
 }
 
 // RequireSignIn wraps h (what Wrap returns) so that the dashboard needs a
@@ -82,7 +84,7 @@ func (d *Dashboard) RequireSignIn(h http.Handler, cfg SessionConfig, v *auth.Ver
 	} else if len(cfg.Secret) < 32 {
 		return nil, errors.New("web: the session secret must be at least 32 bytes")
 	}
-	s := &signIn{d: d, cfg: cfg, verifier: v}
+	s := &signIn{d: d, cfg: cfg, verifier: v, failures: newFailureLimiter(cfg.Now)}
 	return s.wrap(h), nil
 }
 
@@ -277,10 +279,19 @@ func (s *signIn) login(w http.ResponseWriter, r *http.Request) {
 			s.loginForm(w, r, http.StatusForbidden, next, "The form expired or came from another page; try again.")
 			return
 		}
+		addr := clientAddr(r)
+		if blocked, wait := s.failures.blocked(addr); blocked {
+			secs := max(int(math.Ceil(wait.Seconds())), 1)
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			s.loginForm(w, r, http.StatusTooManyRequests, next,
+				fmt.Sprintf("Too many failed sign-ins from this address; wait %d s before trying again.", secs))
+			return
+		}
 		token := strings.TrimSpace(r.PostForm.Get("key"))
 		p, err := s.verifier.Verify(r.Context(), token)
 		switch {
 		case errors.Is(err, auth.ErrUnauthenticated):
+			s.failures.fail(addr)
 			s.d.log.InfoContext(r.Context(), "dashboard sign-in refused", "audit", true, "reason", "invalid key")
 			s.loginForm(w, r, http.StatusUnauthorized, next, "That API key is not valid: it is malformed, unknown or revoked.")
 			return

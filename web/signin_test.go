@@ -3,6 +3,7 @@ package web
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -225,6 +226,37 @@ func TestSessionExpiresAndFollowsTheKey(t *testing.T) {
 	e2.clk.Advance(time.Hour)
 	res, _ = e2.do(e2.c, http.MethodGet, "/", nil, nil)
 	require.Equal(t, http.StatusSeeOther, res.StatusCode)
+}
+
+func TestSignInLimitsFailuresPerAddress(t *testing.T) {
+	t.Parallel()
+	e := newSignInEnv(t)
+	bad := e.admin[:len(e.admin)-1] + "a"
+	if bad == e.admin {
+		bad = e.admin[:len(e.admin)-1] + "b"
+	}
+	for i := range loginFailureBurst {
+		res, _ := e.signIn(e.c, bad, "/")
+		require.Equal(t, http.StatusUnauthorized, res.StatusCode, "attempt %d", i+1)
+	}
+	res, body := e.signIn(e.c, e.admin, "/")
+	require.Equal(t, http.StatusTooManyRequests, res.StatusCode, "past the burst the form looks no key up, even a good one")
+	require.NotEmpty(t, res.Header.Get("Retry-After"))
+	require.Contains(t, body, "Too many failed sign-ins")
+	require.Empty(t, e.cookie(e.c, SessionCookie))
+
+	e.clk.Advance(time.Second)
+	res, _ = e.signIn(e.c, e.admin, "/")
+	require.Equal(t, http.StatusSeeOther, res.StatusCode, "the allowance refills")
+}
+
+func TestFailureLimiterIsBounded(t *testing.T) {
+	t.Parallel()
+	l := newFailureLimiter(time.Now)
+	for i := range 3 * maxLoginAddrs {
+		l.fail(fmt.Sprintf("2001:db8::%x", i))
+	}
+	require.LessOrEqual(t, l.size(), maxLoginAddrs)
 }
 
 // signedInStream opens the live-update stream as c's browser does.
