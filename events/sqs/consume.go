@@ -190,6 +190,10 @@ func (b *Broker) receive(q *queue, url string, p *poll, n, waitSec int32) {
 	defer b.polls.Done()
 	ctx, cancel := context.WithTimeout(b.pollCtx, time.Duration(waitSec)*time.Second+30*time.Second)
 	defer cancel()
+	var opts []func(*sqs.Options)
+	if waitSec == 0 {
+		opts = append(opts, shortPoll)
+	}
 	out, err := b.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:                    aws.String(url),
 		MaxNumberOfMessages:         n,
@@ -197,7 +201,7 @@ func (b *Broker) receive(q *queue, url string, p *poll, n, waitSec int32) {
 		VisibilityTimeout:           int32(b.cfg.VisibilityTimeout / time.Second),
 		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
 		MessageAttributeNames:       []string{"All"},
-	})
+	}, opts...)
 	var ds []*delivery
 	if err == nil {
 		// The lease began when SQS picked the messages: after a long poll

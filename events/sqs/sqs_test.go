@@ -376,3 +376,27 @@ func TestCloseDuringFetch(t *testing.T) {
 		t.Fatal("fetch still running after Close")
 	}
 }
+
+// TestFetchNoWait: wait 0 is a receive that does not wait, although the
+// queue's own ReceiveMessageWaitTimeSeconds (20s, as Terraform and
+// CreateQueues set it) would make a receive without WaitTimeSeconds a long
+// poll.
+func TestFetchNoWait(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.Queues = []string{"q"}
+	b := newBroker(t, cfg)
+	start := time.Now()
+	ds, err := b.Fetch(t.Context(), "q", 10, 0)
+	require.NoError(t, err)
+	require.Empty(t, ds)
+	require.Less(t, time.Since(start), 2*time.Second, "Fetch with wait 0 long-polled")
+
+	m := events.Message{ID: "m", JobID: "j", Queue: "q", Type: "t"}
+	require.NoError(t, b.Publish(t.Context(), m))
+	ds, err = b.Fetch(t.Context(), "q", 10, 0)
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	require.Equal(t, m, ds[0].Message())
+	require.NoError(t, ds[0].Ack(t.Context()))
+}
