@@ -36,7 +36,8 @@ type poll struct {
 // with WaitTimeSeconds from the time left of wait (at most 20) — and
 // returns as soon as some arrived. It returns an empty slice, not an error,
 // if nothing came within wait; wait <= 0 means one receive that does not
-// wait. It returns ctx's error if ctx ends first.
+// wait (or none, returning at once, when the receives in flight already ask
+// for max). It returns ctx's error if ctx ends first.
 //
 // SQS cannot call back a receive in flight, so one whose Fetch has gone
 // (its ctx ended or its wait was shorter than a whole second) runs to its
@@ -118,6 +119,13 @@ func (b *Broker) Fetch(ctx context.Context, queue string, max int, wait time.Dur
 			mine = append(mine, p)
 			b.polls.Add(1)
 			go b.receive(q, url, p, int32(n), waitSec)
+		}
+		if wait <= 0 && len(mine) == 0 {
+			// The receives in flight already ask for max (long polls of
+			// Fetches gone, say) or take every slot: a Fetch that may not
+			// wait does not wait for them.
+			q.mu.Unlock()
+			return []events.Delivery{}, nil
 		}
 		ch := q.changed
 		q.mu.Unlock()

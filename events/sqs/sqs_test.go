@@ -400,3 +400,23 @@ func TestFetchNoWait(t *testing.T) {
 	require.Equal(t, m, ds[0].Message())
 	require.NoError(t, ds[0].Ack(t.Context()))
 }
+
+// TestFetchNoWaitBehindBackgroundPoll: a Fetch with wait 0 does not wait,
+// even when the long poll of an earlier, cancelled Fetch is still running
+// and already asks for as many messages.
+func TestFetchNoWaitBehindBackgroundPoll(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.Queues = []string{"q"}
+	b := newBroker(t, cfg)
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	_, err := b.Fetch(ctx, "q", 10, 20*time.Second) // leaves a 20s receive behind
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+
+	start := time.Now()
+	ds, err := b.Fetch(t.Context(), "q", 10, 0)
+	require.NoError(t, err)
+	require.Empty(t, ds)
+	require.Less(t, time.Since(start), 2*time.Second, "Fetch with wait 0 waited for another Fetch's long poll")
+}
