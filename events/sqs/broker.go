@@ -453,6 +453,21 @@ func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
 		b.closed.Store(true)
 		b.closeCancel()
+		// A Fetch starts receives (b.polls.Add) under its queue's mu once
+		// it has seen the broker open: passing through every mu after
+		// closed is set orders those Adds before the Wait below, and no
+		// receive starts after it. Queues made later see closed.
+		b.mu.Lock()
+		queues := make([]*queue, 0, len(b.queues))
+		for _, q := range b.queues {
+			queues = append(queues, q)
+		}
+		b.mu.Unlock()
+		for _, q := range queues {
+			q.mu.Lock()
+			//lint:ignore SA2001 an empty critical section is the point: see above.
+			q.mu.Unlock()
+		}
 
 		done := make(chan struct{})
 		go func() { b.polls.Wait(); close(done) }()
@@ -470,12 +485,6 @@ func (b *Broker) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		var errs []error
-		b.mu.Lock()
-		queues := make([]*queue, 0, len(b.queues))
-		for _, q := range b.queues {
-			queues = append(queues, q)
-		}
-		b.mu.Unlock()
 		for _, q := range queues {
 			q.mu.Lock()
 			buf := q.buf

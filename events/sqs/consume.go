@@ -106,6 +106,12 @@ func (b *Broker) Fetch(ctx context.Context, queue string, max int, wait time.Dur
 			q.mu.Unlock()
 			return []events.Delivery{}, nil
 		}
+		if b.closed.Load() {
+			// Close waits for the receives started before it; checked
+			// under q.mu, which Close passes through before it waits.
+			q.mu.Unlock()
+			return nil, fmt.Errorf("fetch from queue %s: %w", queue, events.ErrClosed)
+		}
 		// Start receives for what the ones in flight do not already ask for.
 		waitSec := int32(min(maxWaitSeconds, math.Ceil(left.Seconds())))
 		if left <= 0 {

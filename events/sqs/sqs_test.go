@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/flaskhq/flask/events"
@@ -419,4 +420,32 @@ func TestFetchNoWaitBehindBackgroundPoll(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, ds)
 	require.Less(t, time.Since(start), 2*time.Second, "Fetch with wait 0 waited for another Fetch's long poll")
+}
+
+// TestCloseWhileFetching: Close while Fetches keep starting receives. A
+// receive started after Close began waiting for them made sync.WaitGroup
+// panic ("reused before previous Wait has returned") or run unwaited.
+func TestCloseWhileFetching(t *testing.T) {
+	t.Parallel()
+	for range 20 {
+		cfg := testConfig(t)
+		cfg.Queues = []string{"q"}
+		b := newBroker(t, cfg)
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					if _, err := b.Fetch(t.Context(), "q", 10, 0); err != nil {
+						assert.ErrorIs(t, err, events.ErrClosed)
+						return
+					}
+				}
+			}()
+		}
+		time.Sleep(20 * time.Millisecond) // let the Fetches run: any moment will do
+		require.NoError(t, b.Close())
+		wg.Wait()
+	}
 }
