@@ -77,7 +77,8 @@ type Config struct {
 	MaxReceiveCount int
 
 	// PublishConcurrency caps the SendMessageBatch calls in flight across
-	// all Publish calls. Default 8.
+	// all Publish calls, and separately the DeleteMessageBatch calls of
+	// Acks across all queues. Default 8.
 	PublishConcurrency int
 	// ReceiveConcurrency caps the ReceiveMessage calls in flight per
 	// queue: a Fetch for more than 10 messages runs several at once.
