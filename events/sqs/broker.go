@@ -59,6 +59,7 @@ type Broker struct {
 	pollCtx     context.Context // done when Close gives up on receives
 	pollCancel  context.CancelFunc
 	polls       sync.WaitGroup
+	handBacks   sync.WaitGroup // handBackLater's
 	closeOnce   sync.Once
 	closeErr    error
 }
@@ -493,6 +494,15 @@ func (b *Broker) Close() error {
 			if err := b.handBack(ctx, buf); err != nil {
 				errs = append(errs, err)
 			}
+		}
+		// Hand-backs of buffered messages started before the buffers
+		// were emptied; none starts after.
+		handedBack := make(chan struct{})
+		go func() { b.handBacks.Wait(); close(handedBack) }()
+		select {
+		case <-handedBack:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("hand-backs still in flight at close: %w", ctx.Err()))
 		}
 		if err := b.deletes.close(ctx); err != nil {
 			errs = append(errs, err)

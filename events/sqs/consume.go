@@ -82,8 +82,8 @@ func (b *Broker) Fetch(ctx context.Context, queue string, max int, wait time.Dur
 				continue
 			}
 			out, stale := q.take(max, b.maxBufferAge())
-			q.mu.Unlock()
 			b.handBackLater(stale)
+			q.mu.Unlock()
 			if len(out) > 0 {
 				ds := make([]events.Delivery, len(out))
 				for i, d := range out {
@@ -262,16 +262,20 @@ func (b *Broker) expire(q *queue) {
 		}
 	}
 	q.buf = keep
-	q.mu.Unlock()
 	b.handBackLater(stale)
+	q.mu.Unlock()
 }
 
-// handBackLater makes ds visible again in the background.
+// handBackLater makes ds visible again in the background. The caller has
+// just taken ds out of their queue's buffer and still holds its mu: Close,
+// which empties the buffers under the same mu, then waits for it.
 func (b *Broker) handBackLater(ds []*delivery) {
 	if len(ds) == 0 {
 		return
 	}
+	b.handBacks.Add(1)
 	go func() {
+		defer b.handBacks.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := b.handBack(ctx, ds); err != nil {

@@ -5,6 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -448,4 +452,55 @@ func TestCloseWhileFetching(t *testing.T) {
 		require.NoError(t, b.Close())
 		wg.Wait()
 	}
+}
+
+// TestCloseAwaitsBackgroundHandBack: a received message no Fetch took in
+// time is handed back in the background; Close returns only once that is
+// done, so that a worker exiting right after Close leaves it visible, not
+// leased for nobody until the visibility timeout.
+func TestCloseAwaitsBackgroundHandBack(t *testing.T) {
+	t.Parallel()
+	target, err := url.Parse(eventstest.SQSEndpoint(t))
+	require.NoError(t, err)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	handingBack := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".ChangeMessageVisibilityBatch") {
+			select {
+			case handingBack <- struct{}{}:
+			default:
+			}
+			time.Sleep(500 * time.Millisecond) // a slow SQS
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+
+	cfg := testConfig(t)
+	cfg.Queues = []string{"q"}
+	cfg.VisibilityTimeout = 3 * time.Second // buffered messages go back after 1s
+	direct := newBroker(t, cfg)
+	cfg.Endpoint = srv.URL
+	b := newBroker(t, cfg)
+	// A fetch that gives up at once leaves a receive of 1s behind; the
+	// message lands in it and no Fetch comes for it.
+	ds, err := b.Fetch(t.Context(), "q", 10, 10*time.Millisecond)
+	require.NoError(t, err)
+	require.Empty(t, ds)
+	m := events.Message{ID: "m", JobID: "j", Queue: "q", Type: "t"}
+	require.NoError(t, direct.Publish(t.Context(), m))
+	select {
+	case <-handingBack:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the unclaimed message was never handed back")
+	}
+	require.NoError(t, b.Close())
+
+	// Visible again the moment Close returned: a receive that does not wait
+	// gets it.
+	ds, err = direct.Fetch(t.Context(), "q", 10, 0)
+	require.NoError(t, err)
+	require.Len(t, ds, 1, "Close returned before the background hand-back was done")
+	require.Equal(t, m, ds[0].Message())
+	require.NoError(t, ds[0].Ack(t.Context()))
 }
