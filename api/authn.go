@@ -124,8 +124,14 @@ func tooManyRequests(w http.ResponseWriter, wait time.Duration, detail string) e
 	return newProblem(http.StatusTooManyRequests, ProblemRateLimited, fmt.Sprintf("%s (retry after %ds)", detail, secs))
 }
 
+// maxBuckets bounds a limiter's buckets. The failures limiter is keyed by
+// client address, which a client with many addresses (an IPv6 prefix)
+// chooses: past the bound, buckets full again are dropped first, then any.
+const maxBuckets = 100000
+
 // limiter keeps one token bucket per key. Buckets idle long enough to be
-// full again are dropped, so memory follows the keys in recent use.
+// full again are dropped, so memory follows the keys in recent use; there
+// are never more than maxBuckets.
 type limiter struct {
 	rate  rate.Limit
 	burst int
@@ -160,6 +166,21 @@ func (l *limiter) bucket(key string, now time.Time) *bucket {
 	}
 	b, ok := l.buckets[key]
 	if !ok {
+		if len(l.buckets) >= maxBuckets {
+			for k, b := range l.buckets {
+				if b.lim.TokensAt(now) >= float64(l.burst) {
+					delete(l.buckets, k)
+				}
+			}
+			// Make room for a tenth more at once, so that the scans above
+			// cost O(1) per new bucket on average.
+			for k := range l.buckets {
+				if len(l.buckets) < maxBuckets*9/10 {
+					break
+				}
+				delete(l.buckets, k)
+			}
+		}
 		b = &bucket{lim: rate.NewLimiter(l.rate, l.burst)}
 		l.buckets[key] = b
 	}

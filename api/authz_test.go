@@ -378,6 +378,26 @@ func TestRateLimitRefillsAndForgetsIdleKeys(t *testing.T) {
 	require.Equal(t, 1, l.size(), "idle buckets, full again, are dropped")
 }
 
+func TestLimiterIsBoundedUnderManyAddresses(t *testing.T) {
+	t.Parallel()
+	now := testNow
+	l := newLimiter(DefaultAuthFailureRate, DefaultAuthFailureBurst, func() time.Time { return now })
+	// One failure from each of many addresses within one sweep interval.
+	for i := range 250000 {
+		l.allow(fmt.Sprintf("2001:db8::%x", i))
+	}
+	require.LessOrEqual(t, l.size(), maxBuckets, "an attacker with many addresses cannot grow the table without bound")
+
+	// A full table makes room for many at once: not a scan of it per new address.
+	l = newLimiter(DefaultAuthFailureRate, DefaultAuthFailureBurst, func() time.Time { return now })
+	for i := range maxBuckets {
+		l.allow(fmt.Sprintf("2001:db8::%x", i))
+	}
+	require.Equal(t, maxBuckets, l.size())
+	l.allow("2001:db8:1::1")
+	require.LessOrEqual(t, l.size(), maxBuckets*9/10+1)
+}
+
 func TestAuthFailuresAreLimitedPerAddress(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, Config{AuthFailureRate: 1, AuthFailureBurst: 3})
