@@ -259,6 +259,19 @@ func TestFailureLimiterIsBounded(t *testing.T) {
 	require.LessOrEqual(t, l.size(), maxLoginAddrs)
 }
 
+func TestFailureLimiterMakesRoomInBulk(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	l := newFailureLimiter(func() time.Time { return now }) // no allowance refills
+	for i := range maxLoginAddrs {
+		l.fail(fmt.Sprintf("2001:db8::%x", i))
+	}
+	require.Equal(t, maxLoginAddrs, l.size())
+	l.fail("2001:db8:1::1")
+	require.LessOrEqual(t, l.size(), maxLoginAddrs*9/10+1,
+		"a full table makes room for many at once: each new address must not cost a scan of it")
+}
+
 // signedInStream opens the live-update stream as c's browser does.
 func (e *signInEnv) signedInStream(c *http.Client) <-chan message {
 	e.t.Helper()
