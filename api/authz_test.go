@@ -290,6 +290,7 @@ func TestKeyRoutes(t *testing.T) {
 
 	for body, field := range map[string]string{
 		`{"name":"x","tenant":"Bad Tenant","scopes":["jobs:read"]}`: "tenant",
+		`{"name":"x","tenant":"","scopes":["jobs:read"]}`:           "tenant",
 		`{"name":"x","tenant":"acme","scopes":["root"]}`:            "scopes",
 		`{"name":"x","tenant":"acme","scopes":[]}`:                  "scopes",
 		`{"name":"x","tenant":"acme"}`:                              "scopes",

@@ -89,7 +89,9 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	if name != "" && (utf8.RuneCountInString(name) > maxKeyName || strings.ContainsFunc(name, isControl)) {
 		is.invalid("name", "must be at most %d characters, without control characters", maxKeyName)
 	}
-	if tenant != "" {
+	// An empty tenant is refused too: "" is store.AllTenants, the filter of
+	// admin keys, never a tenant of its own.
+	if raw, ok := members["tenant"]; ok && string(raw) == `""` || tenant != "" {
 		if err := auth.ValidateTenant(tenant); err != nil {
 			is.invalid("tenant", "%v", err)
 		}
