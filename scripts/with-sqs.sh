@@ -63,6 +63,9 @@ trap 'exit 130' INT TERM
 # The start script must sit beside node_modules for Node to resolve fauxqs.
 cp "$src/start.mjs" "$install/start.mjs.$$"
 mv -f "$install/start.mjs.$$" "$install/start.mjs"
+# Made here, not by the redirection below: the background shell may open it
+# after the first read of the loop (and a failed read would end the script).
+: >"$dir/out"
 "$node" --no-warnings "$install/start.mjs" >"$dir/out" 2>"$dir/err" </dev/null &
 pid=$!
 endpoint=""

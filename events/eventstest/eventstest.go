@@ -485,7 +485,10 @@ func (s *suite) testHandBack(t *testing.T) {
 		ds, err := other.Fetch(ctx, QueueA, n, left)
 		require.NoError(t, err)
 		for _, d := range ds {
-			require.Equal(t, 2, d.NumDelivered())
+			// At least the fetch and this one. A broker whose consumer
+			// polls ahead (SQS) may have received a handed-back message
+			// once more in the background and handed it back again.
+			require.GreaterOrEqual(t, d.NumDelivered(), 2)
 			require.False(t, seen[d.Message().ID], "delivered twice")
 			seen[d.Message().ID] = true
 			require.NoError(t, d.Ack(ctx))
