@@ -78,7 +78,8 @@ type Config struct {
 
 	// PublishConcurrency caps the SendMessageBatch calls in flight across
 	// all Publish calls, and separately the DeleteMessageBatch calls of
-	// Acks across all queues. Default 8.
+	// Acks across all queues; up to four times as many delete batches may
+	// wait, then Acks wait for room. Default 8.
 	PublishConcurrency int
 	// ReceiveConcurrency caps the ReceiveMessage calls in flight per
 	// queue: a Fetch for more than 10 messages runs several at once.

@@ -16,7 +16,10 @@ import (
 )
 
 // deleter groups the deletes of Acks made within DeleteLinger into
-// DeleteMessageBatch calls of up to ten per queue.
+// DeleteMessageBatch calls of up to ten per queue. At most
+// pendingBatchesPerCall × PublishConcurrency batches wait or run at once:
+// past that, Acks wait for room, so that a throttled or slow SQS slows the
+// worker down instead of piling deletes up in memory.
 type deleter struct {
 	b *Broker
 
@@ -25,11 +28,17 @@ type deleter struct {
 	timer   *time.Timer
 	closed  bool
 	calls   sync.WaitGroup
-	slots   chan struct{}
+	slots   chan struct{} // calls in flight
+	room    chan struct{} // batches sent and not yet done
 }
 
+// pendingBatchesPerCall is how many delete batches may wait per call slot.
+const pendingBatchesPerCall = 4
+
 func newDeleter(b *Broker) *deleter {
-	return &deleter{b: b, pending: map[string][]*delivery{}, slots: make(chan struct{}, b.cfg.PublishConcurrency)}
+	return &deleter{b: b, pending: map[string][]*delivery{},
+		slots: make(chan struct{}, b.cfg.PublishConcurrency),
+		room:  make(chan struct{}, pendingBatchesPerCall*b.cfg.PublishConcurrency)}
 }
 
 // add queues the delete of d. A queue's tenth pending delete sends its
@@ -64,12 +73,15 @@ func (dl *deleter) flush() {
 	}
 }
 
-// send deletes ds (of one queue, at most ten) in the background. dl.mu is
-// held.
+// send deletes ds (of one queue, at most ten) in the background, once
+// there is room. dl.mu is held: while it waits for room, every Ack waits.
+// Room is freed by delete calls, which never take dl.mu.
 func (dl *deleter) send(ds []*delivery) {
+	dl.room <- struct{}{}
 	dl.calls.Add(1)
 	go func() {
 		defer dl.calls.Done()
+		defer func() { <-dl.room }()
 		dl.slots <- struct{}{}
 		defer func() { <-dl.slots }()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -5,12 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -503,4 +505,88 @@ func TestCloseAwaitsBackgroundHandBack(t *testing.T) {
 	require.Len(t, ds, 1, "Close returned before the background hand-back was done")
 	require.Equal(t, m, ds[0].Message())
 	require.NoError(t, ds[0].Ack(t.Context()))
+}
+
+// TestAcksWaitWhenDeletesLag: with SQS slow to delete, Acks stop returning
+// once the bounded backlog of delete batches is full, instead of piling up
+// in memory; when SQS catches up every Ack completes and every message is
+// gone.
+func TestAcksWaitWhenDeletesLag(t *testing.T) {
+	t.Parallel()
+	target, err := url.Parse(eventstest.SQSEndpoint(t))
+	require.NoError(t, err)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	release := make(chan struct{})
+	var deletes atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".DeleteMessageBatch") {
+			deletes.Add(1)
+			<-release // SQS stalls
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // runs before srv.Close, also when the test fails
+
+	cfg := testConfig(t)
+	cfg.Queues = []string{"q"}
+	cfg.VisibilityTimeout = time.Minute
+	direct := newBroker(t, cfg)
+	cfg.Endpoint = srv.URL
+	cfg.PublishConcurrency = 1 // one delete call; four batches (40 messages) may wait
+	b := newBroker(t, cfg)
+
+	const n = 100
+	msgs := make([]events.Message, n)
+	for i := range msgs {
+		msgs[i] = events.Message{ID: fmt.Sprint("m", i), JobID: fmt.Sprint("j", i), Queue: "q", Type: "t"}
+	}
+	require.NoError(t, direct.Publish(t.Context(), msgs...))
+	var ds []events.Delivery
+	for len(ds) < n {
+		got, err := b.Fetch(t.Context(), "q", n-len(ds), 5*time.Second)
+		require.NoError(t, err)
+		require.NotEmpty(t, got, "only %d of %d messages received", len(ds), n)
+		ds = append(ds, got...)
+	}
+
+	var acked atomic.Int32
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, d := range ds {
+			if err := d.Ack(context.Background()); err != nil {
+				t.Errorf("ack: %v", err)
+				return
+			}
+			acked.Add(1)
+		}
+	}()
+	require.Eventually(t, func() bool { return deletes.Load() == 1 }, 5*time.Second, 10*time.Millisecond, "the first delete call reaches SQS")
+	select {
+	case <-done:
+		t.Fatal("every Ack returned while SQS deleted nothing: the deletes piled up in memory")
+	case <-time.After(500 * time.Millisecond):
+	}
+	require.LessOrEqual(t, acked.Load(), int32(5*10), "at most four batches sent or waiting, and a fifth filling up")
+	require.Equal(t, int32(1), deletes.Load(), "one delete call at a time")
+
+	unblock()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Acks still blocked after SQS caught up")
+	}
+	require.Equal(t, int32(n), acked.Load())
+	require.NoError(t, b.Close(), "Close waits for the deletes")
+	sc := client(t)
+	qurl, err := sc.GetQueueUrl(t.Context(), &sqs.GetQueueUrlInput{QueueName: aws.String(cfg.QueuePrefix + "-q")})
+	require.NoError(t, err)
+	attrs, err := sc.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{QueueUrl: qurl.QueueUrl,
+		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+	require.NoError(t, err)
+	require.Equal(t, "0", attrs.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessages)])
+	require.Equal(t, "0", attrs.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible)], "every acked message was deleted")
 }
