@@ -87,8 +87,8 @@ const (
 	DefaultRateBurst         = 100
 	DefaultTenantMaxQueued   = 100000
 	DefaultQuotaRefresh      = 2 * time.Second
-	DefaultAuthFailureRate   = 5
-	DefaultAuthFailureBurst  = 20
+	DefaultAuthFailureRate   = auth.DefaultFailureRate
+	DefaultAuthFailureBurst  = auth.DefaultFailureBurst
 )
 
 // Config holds the API's limits. A zero field takes its default.
@@ -233,9 +233,9 @@ type Server struct {
 	now        func() time.Time
 	metrics    *metrics
 	verifier   *auth.Verifier
-	limiter    *limiter // per API key; nil when rate limiting is off
-	failures   *limiter // failed authentications per client address
-	quota      *quota   // nil without a cap
+	limiter    *auth.Limiter // per API key; nil when rate limiting is off
+	failures   *auth.Limiter // failed authentications per client address
+	quota      *quota        // nil without a cap
 	// metricsHandler serves GET /metrics on the admin address; nil without a gatherer.
 	metricsHandler http.Handler
 	router         chi.Router
@@ -279,9 +279,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.verifier = auth.NewVerifier(auth.VerifierConfig{Now: s.now}, s.store, s.log)
 	}
 	if cfg.RateLimit > 0 {
-		s.limiter = newLimiter(cfg.RateLimit, cfg.RateBurst, s.now)
+		s.limiter = auth.NewLimiter(cfg.RateLimit, cfg.RateBurst, s.now)
 	}
-	s.failures = newLimiter(cfg.AuthFailureRate, cfg.AuthFailureBurst, s.now)
+	s.failures = auth.NewLimiter(cfg.AuthFailureRate, cfg.AuthFailureBurst, s.now)
 	if cfg.TenantMaxQueued > 0 {
 		s.quota = newQuota(cfg.TenantMaxQueued, cfg.QuotaRefresh, s.store.CountWaiting, s.now)
 	}
@@ -298,6 +298,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 
 // Handler returns the HTTP handler of every route.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// AuthFailures is the limiter of failed authentications per client
+// address. The dashboard's sign-in form counts its failures in it too, so
+// that the form is no cheaper a way to make the server look keys up.
+func (s *Server) AuthFailures() *auth.Limiter { return s.failures }
 
 // MetricsHandler serves the Prometheus metrics. It is not among the API's
 // routes: serve it on a separate address that only the scraper reaches.

@@ -14,8 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/flaskhq/flask/api/auth"
 )
 
@@ -71,7 +69,7 @@ func clientAddr(r *http.Request) string {
 func (s *Server) authed(scope auth.Scope, h handlerFunc) http.HandlerFunc {
 	return s.wrap(func(w http.ResponseWriter, r *http.Request) error {
 		addr := clientAddr(r)
-		if ok, wait := s.failures.peek(addr); !ok {
+		if ok, wait := s.failures.Peek(addr); !ok {
 			return tooManyRequests(w, wait, "too many failed authentications from this address; wait before trying again")
 		}
 		var p auth.Principal
@@ -82,13 +80,13 @@ func (s *Server) authed(scope auth.Scope, h handlerFunc) http.HandlerFunc {
 		} else {
 			token, ok := bearerToken(r)
 			if !ok {
-				s.failures.allow(addr)
+				s.failures.Allow(addr)
 				return unauthorized(w, "this route requires an API key: send Authorization: Bearer flask_<id>_<secret>")
 			}
 			var err error
 			p, err = s.verifier.Verify(r.Context(), token)
 			if errors.Is(err, auth.ErrUnauthenticated) {
-				s.failures.allow(addr)
+				s.failures.Allow(addr)
 				return unauthorized(w, "the API key is malformed, unknown or revoked")
 			}
 			if err != nil {
@@ -96,7 +94,7 @@ func (s *Server) authed(scope auth.Scope, h handlerFunc) http.HandlerFunc {
 			}
 		}
 		if s.limiter != nil {
-			if ok, wait := s.limiter.allow(p.KeyID); !ok {
+			if ok, wait := s.limiter.Allow(p.KeyID); !ok {
 				return tooManyRequests(w, wait, fmt.Sprintf("API key %s made too many requests; slow down", p.KeyID))
 			}
 		}
@@ -122,112 +120,6 @@ func tooManyRequests(w http.ResponseWriter, wait time.Duration, detail string) e
 	}
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	return newProblem(http.StatusTooManyRequests, ProblemRateLimited, fmt.Sprintf("%s (retry after %ds)", detail, secs))
-}
-
-// maxBuckets bounds a limiter's buckets. The failures limiter is keyed by
-// client address, which a client with many addresses (an IPv6 prefix)
-// chooses: past the bound, buckets full again are dropped first, then any.
-const maxBuckets = 100000
-
-// limiter keeps one token bucket per key. Buckets idle long enough to be
-// full again are dropped, so memory follows the keys in recent use; there
-// are never more than maxBuckets.
-type limiter struct {
-	rate  rate.Limit
-	burst int
-	now   func() time.Time
-	// idle is how long a bucket must be unused before it is dropped: by then
-	// it has refilled, so dropping it changes nothing.
-	idle time.Duration
-
-	mu        sync.Mutex
-	buckets   map[string]*bucket
-	lastSweep time.Time
-}
-
-type bucket struct {
-	lim  *rate.Limiter
-	last time.Time
-}
-
-func newLimiter(perSecond float64, burst int, now func() time.Time) *limiter {
-	idle := time.Duration(float64(burst)/perSecond*float64(time.Second)) + time.Minute
-	return &limiter{rate: rate.Limit(perSecond), burst: burst, now: now, idle: idle, buckets: map[string]*bucket{}}
-}
-
-func (l *limiter) bucket(key string, now time.Time) *bucket {
-	if now.Sub(l.lastSweep) > l.idle {
-		for k, b := range l.buckets {
-			if now.Sub(b.last) > l.idle {
-				delete(l.buckets, k)
-			}
-		}
-		l.lastSweep = now
-	}
-	b, ok := l.buckets[key]
-	if !ok {
-		if len(l.buckets) >= maxBuckets {
-			for k, b := range l.buckets {
-				if b.lim.TokensAt(now) >= float64(l.burst) {
-					delete(l.buckets, k)
-				}
-			}
-			// Make room for a tenth more at once, so that the scans above
-			// cost O(1) per new bucket on average.
-			for k := range l.buckets {
-				if len(l.buckets) < maxBuckets*9/10 {
-					break
-				}
-				delete(l.buckets, k)
-			}
-		}
-		b = &bucket{lim: rate.NewLimiter(l.rate, l.burst)}
-		l.buckets[key] = b
-	}
-	b.last = now
-	return b
-}
-
-// allow takes a token from key's bucket, or tells how long until one is there.
-func (l *limiter) allow(key string) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	b := l.bucket(key, now)
-	r := b.lim.ReserveN(now, 1)
-	if !r.OK() {
-		return false, time.Minute
-	}
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return false, d
-	}
-	return true, 0
-}
-
-// peek tells whether key's bucket holds a token, without taking it.
-func (l *limiter) peek(key string) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, ok := l.buckets[key]
-	if !ok {
-		return true, 0
-	}
-	now := l.now()
-	if b.lim.TokensAt(now) >= 1 {
-		return true, 0
-	}
-	r := b.lim.ReserveN(now, 1)
-	d := r.DelayFrom(now)
-	r.CancelAt(now)
-	return false, d
-}
-
-// size is the number of buckets held.
-func (l *limiter) size() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.buckets)
 }
 
 // quota enforces the cap on a tenant's waiting jobs. It reads the count

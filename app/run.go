@@ -267,7 +267,7 @@ func ServeAPI(ctx context.Context, cfg APIConfig, p APIParts, ln net.Listener, l
 		if err != nil {
 			return err
 		}
-		if handler, err = dash.RequireSignIn(dash.Wrap(handler), web.SessionConfig{Secret: secret, TTL: cfg.SessionTTL}, verifier); err != nil {
+		if handler, err = dash.RequireSignIn(dash.Wrap(handler), web.SessionConfig{Secret: secret, TTL: cfg.SessionTTL, Failures: srv.AuthFailures()}, verifier); err != nil {
 			return err
 		}
 		// The hub ends with ctx, closing the dashboard's streams so that the

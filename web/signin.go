@@ -47,6 +47,11 @@ type SessionConfig struct {
 	TTL time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Failures limits failed authentications per client address; pass the
+	// API's (api.Server.AuthFailures) so that the form and the API share
+	// one allowance. Nil: a limiter of the form's own with the default
+	// limits.
+	Failures *auth.Limiter
 }
 
 // signIn is the dashboard's sign-in: an admin API key, checked once,
@@ -57,7 +62,7 @@ type signIn struct {
 	d        *Dashboard
 	cfg      SessionConfig
 	verifier *auth.Verifier
-	failures *failureLimiter // failed sign-ins per client address
+	failures *auth.Limiter // failed authentications per client address
 }
 
 // RequireSignIn wraps h (what Wrap returns) so that the dashboard needs a
@@ -84,7 +89,10 @@ func (d *Dashboard) RequireSignIn(h http.Handler, cfg SessionConfig, v *auth.Ver
 	} else if len(cfg.Secret) < 32 {
 		return nil, errors.New("web: the session secret must be at least 32 bytes")
 	}
-	s := &signIn{d: d, cfg: cfg, verifier: v, failures: newFailureLimiter(cfg.Now)}
+	if cfg.Failures == nil {
+		cfg.Failures = auth.NewLimiter(auth.DefaultFailureRate, auth.DefaultFailureBurst, cfg.Now)
+	}
+	s := &signIn{d: d, cfg: cfg, verifier: v, failures: cfg.Failures}
 	return s.wrap(h), nil
 }
 
@@ -280,7 +288,7 @@ func (s *signIn) login(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		addr := clientAddr(r)
-		if blocked, wait := s.failures.blocked(addr); blocked {
+		if ok, wait := s.failures.Peek(addr); !ok {
 			secs := max(int(math.Ceil(wait.Seconds())), 1)
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 			s.loginForm(w, r, http.StatusTooManyRequests, next,
@@ -291,7 +299,7 @@ func (s *signIn) login(w http.ResponseWriter, r *http.Request) {
 		p, err := s.verifier.Verify(r.Context(), token)
 		switch {
 		case errors.Is(err, auth.ErrUnauthenticated):
-			s.failures.fail(addr)
+			s.failures.Allow(addr) // counts the failure
 			s.d.log.InfoContext(r.Context(), "dashboard sign-in refused", "audit", true, "reason", "invalid key")
 			s.loginForm(w, r, http.StatusUnauthorized, next, "That API key is not valid: it is malformed, unknown or revoked.")
 			return

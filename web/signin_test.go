@@ -3,7 +3,6 @@ package web
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -235,7 +234,7 @@ func TestSignInLimitsFailuresPerAddress(t *testing.T) {
 	if bad == e.admin {
 		bad = e.admin[:len(e.admin)-1] + "b"
 	}
-	for i := range loginFailureBurst {
+	for i := range auth.DefaultFailureBurst {
 		res, _ := e.signIn(e.c, bad, "/")
 		require.Equal(t, http.StatusUnauthorized, res.StatusCode, "attempt %d", i+1)
 	}
@@ -248,28 +247,6 @@ func TestSignInLimitsFailuresPerAddress(t *testing.T) {
 	e.clk.Advance(time.Second)
 	res, _ = e.signIn(e.c, e.admin, "/")
 	require.Equal(t, http.StatusSeeOther, res.StatusCode, "the allowance refills")
-}
-
-func TestFailureLimiterIsBounded(t *testing.T) {
-	t.Parallel()
-	l := newFailureLimiter(time.Now)
-	for i := range 3 * maxLoginAddrs {
-		l.fail(fmt.Sprintf("2001:db8::%x", i))
-	}
-	require.LessOrEqual(t, l.size(), maxLoginAddrs)
-}
-
-func TestFailureLimiterMakesRoomInBulk(t *testing.T) {
-	t.Parallel()
-	now := time.Now()
-	l := newFailureLimiter(func() time.Time { return now }) // no allowance refills
-	for i := range maxLoginAddrs {
-		l.fail(fmt.Sprintf("2001:db8::%x", i))
-	}
-	require.Equal(t, maxLoginAddrs, l.size())
-	l.fail("2001:db8:1::1")
-	require.LessOrEqual(t, l.size(), maxLoginAddrs*9/10+1,
-		"a full table makes room for many at once: each new address must not cost a scan of it")
 }
 
 // signedInStream opens the live-update stream as c's browser does.
