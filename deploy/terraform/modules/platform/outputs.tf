@@ -97,7 +97,9 @@ output "helm_values" {
     broker = {
       type = "sqs"
       sqs = {
-        region              = local.region
+        region = local.region
+        # FLASK_SQS_QUEUE_PREFIX: queue q is "<queuePrefix>-q", as module.queues names it.
+        queuePrefix         = local.name
         queueURLs           = module.queues.queue_urls
         deadLetterQueueURLs = module.queues.dlq_urls
       }

@@ -46,8 +46,8 @@ run "composition_with_safe_defaults" {
   }
 
   assert {
-    condition     = output.helm_values.broker.sqs.region == "eu-west-1" && output.helm_values.worker.keda.awsRegion == "eu-west-1"
-    error_message = "the chart is pointed at SQS in the provider's region."
+    condition     = output.helm_values.broker.sqs.region == "eu-west-1" && output.helm_values.worker.keda.awsRegion == "eu-west-1" && output.helm_values.broker.sqs.queuePrefix == "flask-staging"
+    error_message = "the chart is pointed at SQS in the provider's region, with the queues' name prefix."
   }
 
   assert {
