@@ -26,6 +26,7 @@ Usage:
   flaskctl jobs submit|get|list|cancel|retry ...   manage jobs through the API
   flaskctl queues [--json]          counts by state per queue
   flaskctl keys create|list|revoke ...   manage API keys (needs an admin key)
+  flaskctl scale-sim [--values FILE] [--load constant:50] ...   simulate KEDA scaling rules
   flaskctl version                  print the version
 `
 
@@ -35,6 +36,10 @@ func main() {
 	stop()
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
+	}
+	if errors.As(err, new(usageError)) {
+		fmt.Fprintln(os.Stderr, "flaskctl:", err)
+		os.Exit(2)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "flaskctl:", err)
@@ -58,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return runKeys(ctx, args[1:], stdout, stderr, getenv)
 	case "queues":
 		return runQueues(ctx, args[1:], stdout, stderr, getenv)
+	case "scale-sim":
+		return runScaleSim(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "flaskctl %s (commit %s)\n", app.Version, app.Commit)
 		return nil
