@@ -6,7 +6,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -140,6 +140,9 @@ func (s steps) arrivals(dst []int64, end int, rng *rand.Rand) ([]int64, error) {
 		}
 		if st.rate == 0 || st.from >= stop {
 			continue
+		}
+		if st.rate*float64(stop-st.from) > MaxJobs {
+			return dst, fmt.Errorf("more than %d arrivals: shorten --duration or lower the rate", MaxJobs)
 		}
 		t := float64(st.from)
 		for {
@@ -364,8 +367,8 @@ func Generate(l Load, d Durations, duration int, seed uint64) (*Workload, error)
 			return nil, fmt.Errorf("more than %d arrivals: shorten --duration or lower the load", MaxJobs)
 		}
 	}
-	sort.Slice(w.Arrival, func(i, j int) bool { return w.Arrival[i] < w.Arrival[j] })
-	sort.Ints(w.Bursts)
+	slices.Sort(w.Arrival)
+	slices.Sort(w.Bursts)
 	w.Length = make([]int64, len(w.Arrival))
 	for i := range w.Length {
 		w.Length[i] = d.draw(rng)
