@@ -80,7 +80,7 @@ func WriteTable(w io.Writer, title string, runs []*Result, step int) error {
 		return nil
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "timeline every %ds (desired/ready replicas, backlog, running, arrivals and completions in that second)\n", step)
+	fmt.Fprintf(w, "timeline every %ds: replicas desired/ready, backlog and running at the end of the second, arrivals during it\n", step)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	head = "time\t"
 	for i := range runs {

@@ -41,11 +41,11 @@ func WriteSVG(w io.Writer, title string, runs []*Result) error {
 		if len(runs) > 1 {
 			name = runNames[i]
 		}
-		label := fmt.Sprintf("%s: target %s, min %d, max %d, polling %ds, cooldown %ds", name, num(r.Rules.Target),
-			r.Rules.Min, r.Rules.Max, r.Rules.PollingInterval, r.Rules.CooldownPeriod)
+		label := fmt.Sprintf("%s: target %s, min %d, max %d, concurrency %d, drain %ds, p95 wait %ss", name, num(r.Rules.Target),
+			r.Rules.Min, r.Rules.Max, r.Rules.Concurrency, r.Rules.DrainGrace, secs(r.Summary.WaitP95))
 		fmt.Fprintf(&b, `<line x1="%d" y1="38" x2="%d" y2="38" stroke="%s" stroke-width="2.5"/>`+"\n", lx, lx+22, runColors[i])
 		fmt.Fprintf(&b, `<text x="%d" y="42">%s</text>`+"\n", lx+28, html.EscapeString(label))
-		lx += 28 + 7*len(label) + 24
+		lx += 28 + 6*len(label) + 24
 	}
 
 	xOf := func(t float64) float64 { return svgLeft + plotW*t/float64(max(n-1, 1)) }
