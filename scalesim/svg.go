@@ -13,7 +13,7 @@ const (
 	svgWidth   = 960
 	svgLeft    = 72
 	svgRight   = 24
-	svgTop     = 56
+	svgTop     = 72
 	svgPanel   = 210
 	svgGap     = 64
 	svgBottom  = 48
@@ -34,18 +34,18 @@ func WriteSVG(w io.Writer, title string, runs []*Result) error {
 		svgWidth, height, svgWidth, height)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="#ffffff"/>`+"\n")
 	fmt.Fprintf(&b, `<text x="%d" y="22" font-size="15" font-weight="bold">%s</text>`+"\n", svgLeft, html.EscapeString(title))
-	// legend
-	lx := svgLeft
+	// legend, one line per run
 	for i, r := range runs {
 		name := "rules"
 		if len(runs) > 1 {
 			name = runNames[i]
 		}
-		label := fmt.Sprintf("%s: target %s, min %d, max %d, concurrency %d, drain %ds, p95 wait %ss", name, num(r.Rules.Target),
-			r.Rules.Min, r.Rules.Max, r.Rules.Concurrency, r.Rules.DrainGrace, secs(r.Summary.WaitP95))
-		fmt.Fprintf(&b, `<line x1="%d" y1="38" x2="%d" y2="38" stroke="%s" stroke-width="2.5"/>`+"\n", lx, lx+22, runColors[i])
-		fmt.Fprintf(&b, `<text x="%d" y="42">%s</text>`+"\n", lx+28, html.EscapeString(label))
-		lx += 28 + 6*len(label) + 24
+		label := fmt.Sprintf("%s: target %s, min %d, max %d, concurrency %d, drain %ds: p95 wait %ss, %.0f pod-minutes", name,
+			num(r.Rules.Target), r.Rules.Min, r.Rules.Max, r.Rules.Concurrency, r.Rules.DrainGrace,
+			secs(r.Summary.WaitP95), r.Summary.PodMinutes)
+		y := 38 + 15*i
+		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2.5"/>`+"\n", svgLeft, y, svgLeft+22, y, runColors[i])
+		fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text>`+"\n", svgLeft+28, y+4, html.EscapeString(label))
 	}
 
 	xOf := func(t float64) float64 { return svgLeft + plotW*t/float64(max(n-1, 1)) }
@@ -92,7 +92,7 @@ func WriteSVG(w io.Writer, title string, runs []*Result) error {
 			polyline(&b, r.Seconds, func(s Second) int { return s.Ready }, xOf, yOf, runColors[i], "", 2.2)
 		}
 	})
-	fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#555" text-anchor="end">solid: ready pods, dashed: desired replicas</text>`+"\n", svgWidth-svgRight-8, svgTop+16)
+	fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#555" text-anchor="end">solid: ready pods, dashed: desired replicas</text>`+"\n", svgWidth-svgRight, 42)
 	panel(svgTop+svgPanel+svgGap, "backlog (jobs waiting)", maxBack, func(yOf func(float64) float64) {
 		for i, r := range runs {
 			polyline(&b, r.Seconds, func(s Second) int { return s.Backlog }, xOf, yOf, runColors[i], "", 1.8)
