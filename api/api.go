@@ -83,6 +83,7 @@ const (
 	DefaultRequestTimeout    = 30 * time.Second
 	DefaultDispatchTimeout   = 5 * time.Second
 	DefaultCheckTimeout      = 2 * time.Second
+	DefaultStatsCacheTTL     = time.Second
 	DefaultRateLimit         = 50
 	DefaultRateBurst         = 100
 	DefaultTenantMaxQueued   = 100000
@@ -115,9 +116,13 @@ type Config struct {
 	RequestTimeout time.Duration
 	// DispatchTimeout bounds the synchronous publish after an insert. Default 5s.
 	DispatchTimeout time.Duration
-	// CheckTimeout bounds the readiness pings and the queue statistics read
-	// at each metrics scrape. Default 2s.
+	// CheckTimeout bounds the readiness pings and each read of the queue
+	// statistics (metrics scrapes, GET /v1/stats/...). Default 2s.
 	CheckTimeout time.Duration
+	// StatsCacheTTL is how long one read of the queue statistics serves the
+	// metrics scrapes and GET /v1/stats/... of this process, so that many
+	// scrapers and autoscalers cost one query. Default 1s.
+	StatsCacheTTL time.Duration
 	// RateLimit is the requests per second one API key may make on average;
 	// RateBurst how many it may make at once. Defaults 50 and 100. A
 	// negative RateLimit turns rate limiting off.
@@ -151,6 +156,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.RequestTimeout, DefaultRequestTimeout)
 	setDefault(&c.DispatchTimeout, DefaultDispatchTimeout)
 	setDefault(&c.CheckTimeout, DefaultCheckTimeout)
+	setDefault(&c.StatsCacheTTL, DefaultStatsCacheTTL)
 	setDefault(&c.RateLimit, DefaultRateLimit)
 	setDefault(&c.RateBurst, DefaultRateBurst)
 	setDefault(&c.TenantMaxQueued, DefaultTenantMaxQueued)
@@ -184,7 +190,7 @@ func (c Config) validate() error {
 	if err := job.ValidateQueue(c.DefaultQueue); err != nil {
 		errs = append(errs, fmt.Errorf("default queue: %w", err))
 	}
-	if c.RequestTimeout < 0 || c.DispatchTimeout < 0 || c.CheckTimeout < 0 || c.QuotaRefresh < 0 {
+	if c.RequestTimeout < 0 || c.DispatchTimeout < 0 || c.CheckTimeout < 0 || c.QuotaRefresh < 0 || c.StatsCacheTTL < 0 {
 		errs = append(errs, errors.New("timeouts must not be negative"))
 	}
 	if c.RateBurst < 1 || c.AuthFailureBurst < 1 || c.AuthFailureRate <= 0 {
@@ -232,6 +238,7 @@ type Server struct {
 	log        *slog.Logger
 	now        func() time.Time
 	metrics    *metrics
+	stats      *statsCache
 	verifier   *auth.Verifier
 	limiter    *auth.Limiter // per API key; nil when rate limiting is off
 	failures   *auth.Limiter // failed authentications per client address
@@ -269,7 +276,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	m, err := newMetrics(deps.Registerer, s.store, s.now, cfg.CheckTimeout, s.log)
+	s.stats = newStatsCache(s.store, s.now, cfg.StatsCacheTTL, cfg.CheckTimeout)
+	m, err := newMetrics(deps.Registerer, s.stats, s.log)
 	if err != nil {
 		return nil, fmt.Errorf("api: register metrics: %w", err)
 	}
@@ -344,6 +352,8 @@ func (s *Server) routes() chi.Router {
 	r.Get("/v1/types", s.authed(auth.ScopeRead, s.listTypes))
 	// Workers are the platform's, not a tenant's.
 	r.Get("/v1/workers", s.authed(auth.ScopeAdmin, s.listWorkers))
+	// Aggregate numbers over every tenant, for autoscalers (KEDA metrics-api).
+	r.Get("/v1/stats/queues/{queue}", s.authed(auth.ScopeStats, s.queueScaling))
 
 	r.Post("/v1/keys", s.authed(auth.ScopeAdmin, s.createKey))
 	r.Get("/v1/keys", s.authed(auth.ScopeAdmin, s.listKeys))

@@ -47,6 +47,7 @@ var routeRules = map[string]routeRule{
 	"GET /v1/queues":               {scope: auth.ScopeRead, lists: true, ok: http.StatusOK},
 	"GET /v1/types":                {scope: auth.ScopeRead, ok: http.StatusOK},
 	"GET /v1/workers":              {scope: auth.ScopeAdmin, ok: http.StatusOK},
+	"GET /v1/stats/queues/{queue}": {scope: auth.ScopeStats, ok: http.StatusOK},
 	"POST /v1/keys":                {scope: auth.ScopeAdmin, body: `{"name":"n","tenant":"acme","scopes":["jobs:read"]}`, ok: http.StatusCreated},
 	"GET /v1/keys":                 {scope: auth.ScopeAdmin, ok: http.StatusOK},
 	"POST /v1/keys/{keyID}/revoke": {scope: auth.ScopeAdmin, ok: http.StatusOK},
@@ -83,6 +84,7 @@ func (e *matrixEnv) path(method, pattern string) string {
 		id = e.failed.ID
 	}
 	p := strings.ReplaceAll(pattern, "{id}", id)
+	p = strings.ReplaceAll(p, "{queue}", e.ownerQueue)
 	return strings.ReplaceAll(p, "{keyID}", e.spareKey)
 }
 

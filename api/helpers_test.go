@@ -79,6 +79,10 @@ func newHarness(t testing.TB, cfg Config) *harness {
 		reg:    prometheus.NewRegistry(),
 		logs:   &syncBuffer{},
 	}
+	if cfg.StatsCacheTTL == 0 {
+		// Tests change the store between reads; the cache has tests of its own.
+		cfg.StatsCacheTTL = time.Nanosecond
+	}
 	srv, err := New(cfg, Deps{
 		Store:      h.store,
 		Catalog:    testCatalog(t),

@@ -98,7 +98,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	var scopeNames []string
 	if raw, ok := members["scopes"]; !ok || isNull(raw) {
-		is.bad("scopes", "is required: an array of jobs:submit, jobs:read, jobs:manage, admin")
+		is.bad("scopes", "is required: an array of jobs:submit, jobs:read, jobs:manage, stats:read, admin")
 	} else if raw[0] != '[' || json.Unmarshal(raw, &scopeNames) != nil {
 		is.bad("scopes", "must be an array of strings")
 	}

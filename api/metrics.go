@@ -19,7 +19,7 @@ type metrics struct {
 	duration  *prometheus.HistogramVec
 }
 
-func newMetrics(reg prometheus.Registerer, st Store, now func() time.Time, timeout time.Duration, log *slog.Logger) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, stats *statsCache, log *slog.Logger) (*metrics, error) {
 	m := &metrics{
 		submitted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flask_jobs_submitted_total",
@@ -38,7 +38,7 @@ func newMetrics(reg prometheus.Registerer, st Store, now func() time.Time, timeo
 	if reg == nil {
 		return m, nil
 	}
-	qc := newQueueCollector(st, now, timeout, log)
+	qc := newQueueCollector(stats, log)
 	for _, c := range []prometheus.Collector{m.submitted, m.requests, m.duration, qc} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -52,25 +52,27 @@ func (m *metrics) observeRequest(route, method string, status int, elapsed time.
 	m.duration.WithLabelValues(route, method).Observe(elapsed.Seconds())
 }
 
-// queueCollector reads the queue statistics from the store at each scrape.
+// queueCollector reports the queue statistics of the store at each scrape,
+// through the statistics cache: several scrapers, the dashboard and the
+// autoscalers cause one read per cache period.
 type queueCollector struct {
-	store   Store
-	now     func() time.Time
-	timeout time.Duration
-	log     *slog.Logger
+	stats *statsCache
+	log   *slog.Logger
 
 	jobs      *prometheus.Desc
 	age       *prometheus.Desc
 	up        *prometheus.Desc
 	outbox    *prometheus.Desc
 	outboxAge *prometheus.Desc
+	workers   *prometheus.Desc
+	slots     *prometheus.Desc
 }
 
-func newQueueCollector(st Store, now func() time.Time, timeout time.Duration, log *slog.Logger) *queueCollector {
+func newQueueCollector(stats *statsCache, log *slog.Logger) *queueCollector {
 	return &queueCollector{
-		store: st, now: now, timeout: timeout, log: log,
+		stats: stats, log: log,
 		jobs: prometheus.NewDesc("flask_queue_jobs",
-			"Jobs in each queue by state, read from the store at scrape time.",
+			"Jobs in each queue by state, over every tenant, read from the store at scrape time.",
 			[]string{"queue", "state"}, nil),
 		age: prometheus.NewDesc("flask_queue_oldest_age_seconds",
 			"Age of the oldest job waiting in each queue since it became runnable; 0 when none waits.",
@@ -84,45 +86,52 @@ func newQueueCollector(st Store, now func() time.Time, timeout time.Duration, lo
 		outboxAge: prometheus.NewDesc("flask_outbox_oldest_age_seconds",
 			"Age of the oldest unpublished outbox entry; 0 when none waits. Growing means publishing is failing.",
 			nil, nil),
+		workers: prometheus.NewDesc("flask_queue_workers",
+			"Live workers (heartbeat in the last 30s) draining each queue, from the store's worker records.",
+			[]string{"queue"}, nil),
+		slots: prometheus.NewDesc("flask_queue_worker_slots",
+			"Jobs the live workers of each queue may run at once (the sum of their concurrency for it).",
+			[]string{"queue"}, nil),
 	}
 }
 
 // Describe sends the descriptors of the queue metrics.
 func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.jobs
-	ch <- c.age
-	ch <- c.up
-	ch <- c.outbox
-	ch <- c.outboxAge
+	for _, d := range []*prometheus.Desc{c.jobs, c.age, c.up, c.outbox, c.outboxAge, c.workers, c.slots} {
+		ch <- d
+	}
 }
 
-// Collect reads the queue and outbox statistics, within the collector's
-// timeout. When a read fails it reports flask_queue_stats_up 0 and no queue
-// metrics, rather than failing the whole scrape.
+// Collect reports the queue, outbox and worker statistics. When the read
+// fails it reports flask_queue_stats_up 0 and nothing else, rather than
+// failing the whole scrape.
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-	defer cancel()
-	stats, err := c.store.QueueStats(ctx)
+	snap, err := c.stats.get(context.Background())
 	if err != nil {
-		c.log.WarnContext(ctx, "read queue statistics for metrics", "err", err)
-		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
-		return
-	}
-	n, oldest, err := c.store.OutboxStats(ctx)
-	if err != nil {
-		c.log.WarnContext(ctx, "read outbox statistics for metrics", "err", err)
+		c.log.Warn("read statistics for metrics", "err", err)
 		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
-	now := c.now()
-	ch <- prometheus.MustNewConstMetric(c.outbox, prometheus.GaugeValue, float64(n))
-	ch <- prometheus.MustNewConstMetric(c.outboxAge, prometheus.GaugeValue, ageSeconds(now, oldest))
-	for _, q := range stats {
+	ch <- prometheus.MustNewConstMetric(c.outbox, prometheus.GaugeValue, float64(snap.outbox))
+	ch <- prometheus.MustNewConstMetric(c.outboxAge, prometheus.GaugeValue, ageSeconds(snap.at, snap.outboxOldest))
+	workers, slots := snap.queueWorkers()
+	seen := map[string]bool{}
+	for _, q := range snap.queues {
+		seen[q.Queue] = true
 		for _, st := range job.States() {
 			ch <- prometheus.MustNewConstMetric(c.jobs, prometheus.GaugeValue, float64(q.Counts[st]), q.Queue, string(st))
 		}
-		ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, ageSeconds(now, q.OldestQueuedAt), q.Queue)
+		ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, ageSeconds(snap.at, q.OldestQueuedAt), q.Queue)
+	}
+	// Every queue with jobs or live workers: 0 workers beside waiting jobs
+	// is what the "no workers" alert looks for.
+	for q := range workers {
+		seen[q] = true
+	}
+	for q := range seen {
+		ch <- prometheus.MustNewConstMetric(c.workers, prometheus.GaugeValue, float64(workers[q]), q)
+		ch <- prometheus.MustNewConstMetric(c.slots, prometheus.GaugeValue, float64(slots[q]), q)
 	}
 }
 

@@ -220,6 +220,10 @@ type APIConfig struct {
 	// store while a dashboard page is open (one read per process, whatever
 	// the number of pages). Default 1s.
 	WebPollInterval time.Duration `envconfig:"WEB_POLL_INTERVAL" default:"1s"`
+	// StatsCacheTTL is how long one read of the queue statistics serves
+	// this process's metrics scrapes and GET /v1/stats/queues/{queue}
+	// (KEDA's metrics-api trigger), between 100ms and 1m. Default 1s.
+	StatsCacheTTL time.Duration `envconfig:"STATS_CACHE_TTL" default:"1s"`
 }
 
 // Validate explains what is wrong with the configuration, naming the
@@ -248,6 +252,9 @@ func (c *APIConfig) Validate() error {
 	}
 	if c.WebEnabled && (c.WebPollInterval < 100*time.Millisecond || c.WebPollInterval > time.Minute) {
 		return errors.New("FLASK_WEB_POLL_INTERVAL must be between 100ms and 1m")
+	}
+	if c.StatsCacheTTL < 100*time.Millisecond || c.StatsCacheTTL > time.Minute {
+		return errors.New("FLASK_STATS_CACHE_TTL must be between 100ms and 1m")
 	}
 	return nil
 }

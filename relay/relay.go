@@ -91,6 +91,7 @@ type Relay struct {
 	promoted  prometheus.Counter
 	swept     prometheus.Counter
 	rescued   *prometheus.CounterVec
+	pubErrors *prometheus.CounterVec
 }
 
 // New builds a relay; metrics are registered on reg.
@@ -106,8 +107,10 @@ func New(cfg Config, st Store, pub events.Publisher, log *slog.Logger, reg prome
 		swept:     prometheus.NewCounter(prometheus.CounterOpts{Name: "flask_outbox_swept_total", Help: "Outbox entries republished by the sweep after their first publish did not complete."}),
 		rescued: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flask_jobs_rescued_total",
 			Help: "Running jobs of long-silent workers whose lost attempt the relay ended, by outcome (retried, ended)."}, []string{"outcome"}),
+		pubErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flask_broker_publish_errors_total",
+			Help: "Failed publish calls to the broker, by queue (once per queue of the failed batch)."}, []string{"queue"}),
 	}
-	for _, c := range []prometheus.Collector{r.published, r.failed, r.promoted, r.swept, r.rescued} {
+	for _, c := range []prometheus.Collector{r.published, r.failed, r.promoted, r.swept, r.rescued, r.pubErrors} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("relay metrics: %w", err)
 		}
@@ -136,6 +139,7 @@ func (r *Relay) publish(ctx context.Context, entries []store.OutboxEntry) error 
 	}
 	if err := r.pub.Publish(ctx, msgs...); err != nil {
 		r.failed.Add(float64(len(entries)))
+		r.countPublishError(entries)
 		return err
 	}
 	r.published.Add(float64(len(entries)))
@@ -143,6 +147,17 @@ func (r *Relay) publish(ctx context.Context, entries []store.OutboxEntry) error 
 	// entries again, which is harmless.
 	r.store.ForgetOutbox(ids)
 	return nil
+}
+
+// countPublishError counts one failed publish for each queue of entries.
+func (r *Relay) countPublishError(entries []store.OutboxEntry) {
+	seen := map[string]bool{}
+	for _, e := range entries {
+		if !seen[e.Queue] {
+			seen[e.Queue] = true
+			r.pubErrors.WithLabelValues(e.Queue).Inc()
+		}
+	}
 }
 
 // Run promotes due jobs and sweeps the outbox until ctx ends.

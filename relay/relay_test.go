@@ -103,6 +103,9 @@ func TestDispatchDeletesOnlyWhatWasPublished(t *testing.T) {
 	pub.fail = true
 	r.Dispatch(context.Background(), []store.OutboxEntry{e})
 	require.Contains(t, st.outbox, "o1", "a failed publish leaves the entry for the sweep")
+	var m dto.Metric
+	require.NoError(t, r.pubErrors.WithLabelValues("q").Write(&m))
+	require.Equal(t, 1.0, m.GetCounter().GetValue(), "the failed publish is counted for its queue")
 
 	pub.fail = false
 	r.Dispatch(context.Background(), []store.OutboxEntry{e})

@@ -10,8 +10,15 @@
 #   3. helm lint --strict with every ci/*-values.yaml;
 #   4. the Go tests of tools/chartcheck (a module of its own): helm template
 #      of every example validated by kubeconform -strict, a misspelled field
-#      proven to fail, the policies, golden files, the values schema and the
-#      Terraform contract.
+#      proven to fail, the policies, golden files, the values schema, the
+#      Terraform contract, and the monitoring objects: the PrometheusRule
+#      checked by Prometheus' rule-file parser and every alert evaluated on
+#      fixture series by Prometheus' query engine (promqltest), every
+#      dashboard query parsed, and every flask_* metric they name found in
+#      the metrics reference of docs/observability.md. These use packages of
+#      github.com/prometheus/prometheus inside tools/chartcheck rather than a
+#      promtool binary: promtool's cold build took over 5 minutes here, the
+#      packages' about 1m40s.
 # Nothing but the Go module proxy is reached, and only on a cold cache.
 #
 # Usage: scripts/chart-check.sh [-update]   (-update rewrites the golden files)

@@ -19,6 +19,8 @@ type metrics struct {
 	skipped   *prometheus.CounterVec
 	redeliver *prometheus.CounterVec
 	errors    *prometheus.CounterVec
+	brokerErr *prometheus.CounterVec
+	slots     *prometheus.GaugeVec
 
 	series sync.Map // queue + "\x00" + type → *jobSeries
 }
@@ -54,7 +56,20 @@ func (m *metrics) forJob(queue, typ string) *jobSeries {
 	return actual.(*jobSeries)
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// brokerError counts a failed broker call of a queue: op is fetch, ack,
+// nak or extend.
+func (m *metrics) brokerError(queue, op string) {
+	legacy := op
+	if op == "ack" || op == "nak" {
+		legacy = "settle"
+	}
+	m.errors.WithLabelValues(legacy).Inc()
+	m.brokerErr.WithLabelValues(queue, op).Inc()
+}
+
+// newMetrics registers the worker's metrics; queues maps each queue drained
+// to its concurrency, the worker's capacity.
+func newMetrics(reg prometheus.Registerer, queues map[string]int) (*metrics, error) {
 	buckets := []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}
 	m := &metrics{
 		started: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -79,13 +94,23 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "flask_redeliveries_total", Help: "Deliveries that were not the message's first.",
 		}, []string{"queue"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "flask_worker_errors_total", Help: "Errors talking to the broker or the store, by operation.",
+			Name: "flask_worker_errors_total", Help: "Errors talking to the broker or the store, by operation (fetch, claim, settle, extend, finish, heartbeat).",
 		}, []string{"op"}),
+		brokerErr: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flask_broker_consume_errors_total", Help: "Failed broker calls of the consuming side, by queue and operation (fetch, ack, nak, extend).",
+		}, []string{"queue", "op"}),
+		slots: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "flask_worker_concurrency", Help: "Attempts this worker may run at once per queue (its capacity; compare with flask_worker_jobs_in_flight).",
+		}, []string{"queue"}),
 	}
-	for _, c := range []prometheus.Collector{m.started, m.finished, m.duration, m.wait, m.inFlight, m.skipped, m.redeliver, m.errors} {
+	for _, c := range []prometheus.Collector{m.started, m.finished, m.duration, m.wait, m.inFlight, m.skipped, m.redeliver, m.errors, m.brokerErr, m.slots} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
+	}
+	for q, n := range queues {
+		m.slots.WithLabelValues(q).Set(float64(n))
+		m.inFlight.WithLabelValues(q) // present at 0 before the first job
 	}
 	return m, nil
 }

@@ -168,7 +168,7 @@ func New(cfg Config, st Store, consumer events.Consumer, reg *Registry, log *slo
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(promReg)
+	m, err := newMetrics(promReg, cfg.Queues)
 	if err != nil {
 		return nil, fmt.Errorf("worker metrics: %w", err)
 	}
@@ -312,7 +312,7 @@ func (p *Pool) fetchLoop(ctx context.Context, queue string, concurrency int) {
 				return
 			}
 			failures++
-			p.m.errors.WithLabelValues("fetch").Inc()
+			p.m.brokerError(queue, "fetch")
 			p.log.Error("fetch failed", "queue", queue, "err", err)
 			sleep(ctx, backoffFor(failures))
 			continue
@@ -456,13 +456,14 @@ func (p *Pool) claim(ctx context.Context, ids []string) ([]store.ClaimResult, er
 func (p *Pool) settle(ctx context.Context, queue string, d events.Delivery, reason string, delay time.Duration, nak bool) {
 	p.m.skipped.WithLabelValues(queue, reason).Inc()
 	var err error
+	op := "ack"
 	if nak {
-		err = d.Nak(ctx, delay)
+		op, err = "nak", d.Nak(ctx, delay)
 	} else {
 		err = d.Ack(ctx)
 	}
 	if err != nil {
-		p.m.errors.WithLabelValues("settle").Inc()
+		p.m.brokerError(queue, op)
 		p.log.Warn("could not settle delivery; it will be redelivered", "job_id", d.Message().JobID, "queue", queue, "reason", reason, "err", err)
 	}
 }
@@ -555,13 +556,14 @@ func (p *Pool) run(t *task, release func()) {
 	bctx := context.WithoutCancel(p.jobsCtx)
 	// A hand-back through the store that did not apply keeps the message:
 	// without it nothing would bring the job back.
+	op := "ack"
 	if fp.State == job.StateQueued || (fp.State == job.StateScheduled && !applied) {
-		err = t.d.Nak(bctx, 0)
+		op, err = "nak", t.d.Nak(bctx, 0)
 	} else {
 		err = t.d.Ack(bctx)
 	}
 	if err != nil {
-		p.m.errors.WithLabelValues("settle").Inc()
+		p.m.brokerError(j.Queue, op)
 		p.jobLog(j).Warn("could not settle delivery; it will be redelivered and skipped", "err", err)
 	}
 }
@@ -683,7 +685,7 @@ func (p *Pool) extendLoop(ctx context.Context) {
 		p.mu.Unlock()
 		for _, t := range due {
 			if err := t.d.Extend(ctx); err != nil && ctx.Err() == nil {
-				p.m.errors.WithLabelValues("extend").Inc()
+				p.m.brokerError(t.j.Queue, "extend")
 				p.log.Warn("could not extend delivery", "job_id", t.j.ID, "queue", t.j.Queue, "err", err)
 			}
 		}

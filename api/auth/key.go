@@ -16,28 +16,34 @@ import (
 type Scope string
 
 // The scopes. ScopeAdmin grants every other scope, over every tenant, and the
-// key management routes.
+// key management routes. ScopeStats reads aggregate counts over every tenant
+// (GET /v1/stats/...) and nothing else: no job, payload or tenant name; it is
+// the scope of an autoscaler's key (KEDA's metrics-api trigger).
 const (
 	ScopeSubmit Scope = "jobs:submit"
 	ScopeRead   Scope = "jobs:read"
 	ScopeManage Scope = "jobs:manage"
+	ScopeStats  Scope = "stats:read"
 	ScopeAdmin  Scope = "admin"
 )
 
+// scopeList names every scope for error messages.
+const scopeList = "jobs:submit, jobs:read, jobs:manage, stats:read or admin"
+
 // Scopes lists every scope, in the order of the docs.
-func Scopes() []Scope { return []Scope{ScopeSubmit, ScopeRead, ScopeManage, ScopeAdmin} }
+func Scopes() []Scope { return []Scope{ScopeSubmit, ScopeRead, ScopeManage, ScopeStats, ScopeAdmin} }
 
 // ParseScopes checks scope names and returns them without duplicates, in
 // the order of Scopes.
 func ParseScopes(names []string) ([]Scope, error) {
 	if len(names) == 0 {
-		return nil, errors.New("at least one scope is required: jobs:submit, jobs:read, jobs:manage or admin")
+		return nil, errors.New("at least one scope is required: " + scopeList)
 	}
 	set := map[Scope]bool{}
 	for _, n := range names {
 		sc := Scope(strings.TrimSpace(n))
 		if !slices.Contains(Scopes(), sc) {
-			return nil, fmt.Errorf("%q is not a scope: use jobs:submit, jobs:read, jobs:manage or admin", truncate(n, 40))
+			return nil, fmt.Errorf("%q is not a scope: use %s", truncate(n, 40), scopeList)
 		}
 		set[sc] = true
 	}

@@ -18,8 +18,9 @@ Manage API keys through the API; this needs an admin key in $FLASK_API_KEY.
   list [--tenant T]                             list keys, revoked ones included
   revoke <key id>                               revoke a key
 
-Scopes: jobs:submit, jobs:read, jobs:manage, admin (admin grants every scope
-over every tenant). Every subcommand takes --api URL (default $FLASK_API_URL)
+Scopes: jobs:submit, jobs:read, jobs:manage, stats:read (aggregate queue
+counts for autoscalers, nothing else), admin (admin grants every scope over
+every tenant). Every subcommand takes --api URL (default $FLASK_API_URL)
 and --json.
 `
 
@@ -49,7 +50,7 @@ func (cmd *jobsCmd) createKey(ctx context.Context, args []string) error {
 	fs, common := cmd.flags("keys create", "", "make an API key; its secret is printed once")
 	name := fs.String("name", "", "a label for people, such as the service that uses the key (default: the tenant)")
 	tenant := fs.String("tenant", "", "the tenant whose jobs the key submits and sees (required)")
-	scopes := fs.String("scopes", "", "comma-separated scopes: jobs:submit, jobs:read, jobs:manage, admin (required)")
+	scopes := fs.String("scopes", "", "comma-separated scopes: jobs:submit, jobs:read, jobs:manage, stats:read, admin (required)")
 	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}

@@ -402,6 +402,12 @@ func CheckKEDA(objs []Object) []string {
 		for _, tr := range triggers {
 			typ, _ := Get(tr, "type").(string)
 			md, _ := Get(tr, "metadata").(map[string]any)
+			if typ == "metrics-api" {
+				if q, ok := checkMetricsAPITrigger(objs, owner, tr, md, &v); ok {
+					got = append(got, q)
+				}
+				continue
+			}
 			switch broker {
 			case "nats":
 				if typ != "nats-jetstream" {
@@ -535,4 +541,35 @@ func CheckDocumentedVars(objs []Object, docs string, pending map[string]string) 
 	}
 	sort.Strings(v)
 	return v
+}
+
+// checkMetricsAPITrigger: a metrics-api trigger reads the API's
+// /v1/stats/queues/{queue} with a bearer token from a TriggerAuthentication
+// whose token comes from a Secret. It returns the trigger's queue.
+func checkMetricsAPITrigger(objs []Object, owner string, tr any, md map[string]any, v *[]string) (string, bool) {
+	url, _ := md["url"].(string)
+	_, q, ok := strings.Cut(url, "/v1/stats/queues/")
+	if !ok || q == "" || strings.Contains(q, "/") {
+		*v = append(*v, fmt.Sprintf("%s: metrics-api url %q is not the API's /v1/stats/queues/{queue}", owner, url))
+		return "", false
+	}
+	if md["authMode"] != "bearer" {
+		*v = append(*v, fmt.Sprintf("%s: metrics-api trigger of queue %s without authMode bearer", owner, q))
+	}
+	if md["valueLocation"] != "backlog" && md["valueLocation"] != "queued" {
+		*v = append(*v, fmt.Sprintf("%s: metrics-api valueLocation %v is not backlog or queued", owner, md["valueLocation"]))
+	}
+	name, _ := Get(tr, "authenticationRef", "name").(string)
+	ta := findObj(objs, "TriggerAuthentication", name)
+	refs, _ := Get(ta, "spec", "secretTargetRef").([]any)
+	token := false
+	for _, r := range refs {
+		if Get(r, "parameter") == "token" && Get(r, "name") != nil && Get(r, "key") != nil {
+			token = true
+		}
+	}
+	if !token {
+		*v = append(*v, fmt.Sprintf("%s: metrics-api trigger of queue %s without a TriggerAuthentication giving its token from a Secret", owner, q))
+	}
+	return q, true
 }

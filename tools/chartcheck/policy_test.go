@@ -176,6 +176,15 @@ func TestPoliciesCatchViolations(t *testing.T) {
 			mustFind(t, o, "ConfigMap", "flask-config")["data"].(map[string]any)["FLASK_NO_SUCH_SETTING"] = "1"
 			return o
 		}, "FLASK_NO_SUCH_SETTING is set by the chart but not documented"},
+		{"metrics-api trigger without bearer auth", "production", func(o []Object, t *testing.T) []Object {
+			tr := Get(mustFind(t, o, "ScaledObject", "flask-worker-mail"), "spec", "triggers").([]any)[0].(map[string]any)
+			delete(tr["metadata"].(map[string]any), "authMode")
+			return o
+		}, "metrics-api trigger of queue mail without authMode bearer"},
+		{"metrics-api token not from a Secret", "production", func(o []Object, t *testing.T) []Object {
+			delete(mustFind(t, o, "TriggerAuthentication", "flask-metrics-api")["spec"].(map[string]any), "secretTargetRef")
+			return o
+		}, "without a TriggerAuthentication giving its token from a Secret"},
 		{"rendered Secret", "minimal", func(o []Object, t *testing.T) []Object {
 			return append(o, Object{"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "x"}})
 		}, "must not render Secrets"},

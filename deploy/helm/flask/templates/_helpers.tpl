@@ -264,7 +264,24 @@ topologySpreadConstraints:
 {{- range $i, $q := .group.queues }}
 {{- if $i }}{{ "\n" }}{{ end }}
 {{- with $q }}
-{{- if eq $ctx.Values.broker.type "nats" }}
+{{- if eq $as.trigger "metrics-api" }}
+{{- $m := $ctx.Values.worker.keda.metricsApi -}}
+- type: metrics-api
+  name: {{ printf "queue-%s" .name | quote }}
+  metadata:
+    url: {{ printf "%s/v1/stats/queues/%s" (include "flask.statsBaseURL" $ctx) .name | quote }}
+    format: "json"
+    valueLocation: {{ $m.valueLocation | quote }}
+    targetValue: {{ $as.targetBacklogPerReplica | toString | quote }}
+    activationTargetValue: {{ $as.activationBacklog | toString | quote }}
+    authMode: "bearer"
+    {{- if $m.unsafeSsl }}
+    unsafeSsl: "true"
+    {{- end }}
+  authenticationRef:
+    kind: TriggerAuthentication
+    name: {{ include "flask.fullname" $ctx }}-metrics-api
+{{- else if eq $ctx.Values.broker.type "nats" }}
 {{- $n := $ctx.Values.broker.nats -}}
 - type: nats-jetstream
   name: {{ printf "queue-%s" .name | quote }}
@@ -297,6 +314,30 @@ topologySpreadConstraints:
 {{- end }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/* flask.statsBaseURL: where KEDA reaches the API, without a trailing slash. */}}
+{{- define "flask.statsBaseURL" -}}
+{{- if .Values.worker.keda.metricsApi.url }}
+{{- trimSuffix "/" .Values.worker.keda.metricsApi.url }}
+{{- else }}
+{{- printf "http://%s-api.%s.svc.cluster.local:%d" (include "flask.fullname" .) .Release.Namespace (int .Values.api.service.port) }}
+{{- end }}
+{{- end }}
+
+{{/* flask.usesMetricsApi is "true" when KEDA scales some enabled worker group on the API's stats endpoint. */}}
+{{- define "flask.usesMetricsApi" -}}
+{{- $ctx := . }}
+{{- $uses := false }}
+{{- if .Values.worker.keda.enabled }}
+{{- range $name, $group := .Values.worker.groups }}
+{{- $g := include "flask.workerGroup" (dict "ctx" $ctx "name" $name "group" ($group | default dict)) | fromYaml }}
+{{- if and $group $g.enabled (eq $g.autoscaling.trigger "metrics-api") }}
+{{- $uses = true }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if $uses }}true{{ end }}
 {{- end }}
 
 {{/* flask.workerPodSpec: the pod of one worker group (Deployment or ScaledJob); pass (dict "ctx" $ "group" $g "selector" SELECTOR "restartPolicy" "Always"). */}}

@@ -78,7 +78,7 @@ func run(args []string) error {
 	sources := []crdSource{
 		{"github.com/kedacore/keda/v2", *keda, []string{"config/crd/bases/*.yaml"}},
 		{"github.com/external-secrets/external-secrets", *eso, []string{"config/crds/bases/external-secrets.io_*.yaml"}},
-		{"github.com/prometheus-operator/prometheus-operator", *promop, []string{"example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml", "example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml"}},
+		{"github.com/prometheus-operator/prometheus-operator", *promop, []string{"example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml", "example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml", "example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml"}},
 	}
 	objectMeta := swagger.Definitions["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"]
 	if objectMeta == nil {

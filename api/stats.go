@@ -1,0 +1,200 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/flaskhq/flask/job"
+	"github.com/flaskhq/flask/store"
+)
+
+// snapshot is one read of the platform-wide statistics: every queue's
+// counts, the outbox, and the worker records.
+type snapshot struct {
+	queues       []store.QueueStats
+	outbox       int
+	outboxOldest *time.Time
+	workers      []store.WorkerInfo
+	// at is the server clock's time of the read (ages are measured from
+	// it); read the monotonic time the cache expires it by.
+	at, read time.Time
+}
+
+// statsCache reads the statistics at most once per ttl, however many
+// scrapers and autoscalers ask: concurrent callers of an expired snapshot
+// wait for the one read in progress rather than starting their own.
+type statsCache struct {
+	store   Store
+	now     func() time.Time
+	ttl     time.Duration
+	timeout time.Duration
+
+	mu      sync.Mutex
+	last    *snapshot
+	pending chan struct{} // closed when the read in progress ends; nil when none
+	err     error         // of the read that closed pending
+}
+
+func newStatsCache(st Store, now func() time.Time, ttl, timeout time.Duration) *statsCache {
+	return &statsCache{store: st, now: now, ttl: ttl, timeout: timeout}
+}
+
+// get returns a snapshot no older than ttl, reading the store if needed.
+// A failed read is not cached: the next call tries again.
+func (c *statsCache) get(ctx context.Context) (*snapshot, error) {
+	for {
+		c.mu.Lock()
+		if c.last != nil && time.Since(c.last.read) < c.ttl {
+			s := c.last
+			c.mu.Unlock()
+			return s, nil
+		}
+		if wait := c.pending; wait != nil {
+			c.mu.Unlock()
+			select {
+			case <-wait:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			c.mu.Lock()
+			err, s := c.err, c.last
+			c.mu.Unlock()
+			if err != nil {
+				return nil, err
+			}
+			if s != nil {
+				return s, nil
+			}
+			continue
+		}
+		done := make(chan struct{})
+		c.pending = done
+		c.mu.Unlock()
+
+		s, err := c.read()
+		c.mu.Lock()
+		c.pending, c.err = nil, err
+		if err == nil {
+			c.last = s
+		}
+		close(done)
+		c.mu.Unlock()
+		return s, err
+	}
+}
+
+// read queries the store within the timeout. It does not use the caller's
+// context: a client that goes away must not fail the read others wait for.
+func (c *statsCache) read() (*snapshot, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	at, read := c.now(), time.Now()
+	qs, err := c.store.QueueStats(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read queue statistics: %w", err)
+	}
+	n, oldest, err := c.store.OutboxStats(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read outbox statistics: %w", err)
+	}
+	ws, err := c.store.ListWorkers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read worker records: %w", err)
+	}
+	return &snapshot{queues: qs, outbox: n, outboxOldest: oldest, workers: ws, at: at, read: read}, nil
+}
+
+// liveWorkerWindow is how recent a worker's heartbeat must be for it to
+// count as live in the statistics: the workers' default FLASK_WORKER_TTL.
+const liveWorkerWindow = 30 * time.Second
+
+// queueWorkers counts, per queue, the live workers draining it and the jobs
+// they may run at once.
+func (s *snapshot) queueWorkers() (workers, slots map[string]int) {
+	workers, slots = map[string]int{}, map[string]int{}
+	for _, w := range s.workers {
+		if s.at.Sub(w.HeartbeatAt) > liveWorkerWindow {
+			continue
+		}
+		for q, n := range w.Queues {
+			workers[q]++
+			slots[q] += n
+		}
+	}
+	return workers, slots
+}
+
+// ScalingView is the answer of GET /v1/stats/queues/{queue}: one queue's
+// numbers over every tenant, shaped for KEDA's metrics-api trigger
+// (valueLocation "backlog").
+type ScalingView struct {
+	Queue     string `json:"queue"`
+	Scheduled int    `json:"scheduled"`
+	Queued    int    `json:"queued"`
+	Running   int    `json:"running"`
+	Retrying  int    `json:"retrying"`
+	// Backlog is queued + running: the work that needs a worker now. Scaling
+	// on it rather than on queued alone keeps busy pods from being scaled in.
+	Backlog int `json:"backlog"`
+	// OldestAgeSeconds is how long the oldest queued job has waited since it
+	// became runnable; 0 when none waits.
+	OldestAgeSeconds float64 `json:"oldest_age_seconds"`
+	// Workers and Slots are the live workers draining the queue and the jobs
+	// they may run at once, from their heartbeats.
+	Workers int `json:"workers"`
+	Slots   int `json:"slots"`
+	// ObservedAt is when the numbers were read (they are cached briefly).
+	ObservedAt time.Time `json:"observed_at"`
+}
+
+// queueScaling serves GET /v1/stats/queues/{queue}. A queue is known when a
+// job type of the catalog goes to it, it is the default queue, or the store
+// holds a job of it; any other name answers 404.
+func (s *Server) queueScaling(w http.ResponseWriter, r *http.Request) error {
+	name := chi.URLParam(r, "queue")
+	snap, err := s.stats.get(r.Context())
+	if err != nil {
+		return err
+	}
+	var qs *store.QueueStats
+	for i := range snap.queues {
+		if snap.queues[i].Queue == name {
+			qs = &snap.queues[i]
+			break
+		}
+	}
+	if qs == nil && !s.configuredQueue(name) {
+		return newProblem(http.StatusNotFound, ProblemNotFound, fmt.Sprintf("no queue is named %q", truncate(name, 64)),
+			FieldError{Field: "queue", Detail: "is not a queue of a job type, the default queue, or a queue holding jobs"})
+	}
+	v := ScalingView{Queue: name, ObservedAt: snap.at.UTC()}
+	if qs != nil {
+		v.Scheduled, v.Queued = qs.Counts[job.StateScheduled], qs.Counts[job.StateQueued]
+		v.Running, v.Retrying = qs.Counts[job.StateRunning], qs.Counts[job.StateRetrying]
+		v.OldestAgeSeconds = ageSeconds(snap.at, qs.OldestQueuedAt)
+	}
+	v.Backlog = v.Queued + v.Running
+	workers, slots := snap.queueWorkers()
+	v.Workers, v.Slots = workers[name], slots[name]
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// configuredQueue reports whether the catalog or the configuration names queue.
+func (s *Server) configuredQueue(queue string) bool {
+	if queue == s.cfg.DefaultQueue {
+		return true
+	}
+	for _, t := range s.catalog.Types() {
+		if spec, ok := s.catalog.Lookup(t); ok && spec.Queue == queue {
+			return true
+		}
+	}
+	return false
+}
