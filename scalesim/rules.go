@@ -105,7 +105,9 @@ type Rules struct {
 	Target float64
 	// Activation: KEDA is active when the metric is above it.
 	Activation float64
-	// ScaleOnInFlight (SQS only) counts in-flight messages.
+	// ScaleOnInFlight counts running jobs in the metric: SQS's in-flight
+	// messages (scaleOnInFlight), metrics-api's backlog rather than queued
+	// (valueLocation). NATS's lag always counts them.
 	ScaleOnInFlight bool
 	Min, Max        int
 	// Idle is idleReplicaCount; -1 when unset.

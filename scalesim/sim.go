@@ -182,11 +182,8 @@ func Run(r Rules, w *Workload) (*Result, error) {
 // metric is what the trigger reads now.
 func (s *sim) metric() float64 {
 	queued := s.backlog()
-	switch s.r.Trigger {
-	case TriggerSQS:
-		if !s.r.ScaleOnInFlight {
-			return float64(queued)
-		}
+	if s.r.Trigger != TriggerNATS && !s.r.ScaleOnInFlight {
+		return float64(queued)
 	}
 	return float64(queued + s.running)
 }

@@ -91,13 +91,6 @@ type (
 // scalar is a leaf value.
 var scalar any
 
-// lenient are keys a sibling chart change may add for the metrics-api
-// trigger; the simulator reads "trigger" (a kind, or a map with "type")
-// and accepts the rest.
-func lenient(k string) bool {
-	return k == "trigger" || k == "triggerType" || strings.HasPrefix(strings.ToLower(k), "metricsapi")
-}
-
 var scalingRulesKeys = keys{
 	"stabilizationWindowSeconds": scalar,
 	"policies":                   listOf{keys{"type": scalar, "value": scalar, "periodSeconds": scalar}},
@@ -114,6 +107,7 @@ var groupKeys = keys{
 	"shutdownGrace": scalar,
 	"resources":     free{},
 	"autoscaling": keys{
+		"trigger":                 scalar,
 		"minReplicaCount":         scalar,
 		"maxReplicaCount":         scalar,
 		"idleReplicaCount":        scalar,
@@ -143,9 +137,10 @@ var valuesKeys = keys{
 		"terminationGraceMarginSeconds": scalar,
 		"env":                           free{},
 		"httpSigningSecret":             free{},
-		"keda":                          keys{"enabled": scalar, "podIdentityProvider": scalar, "identityOwner": scalar, "awsRegion": scalar},
-		"defaults":                      groupKeys,
-		"groups":                        mapOf{groupKeys},
+		"keda": keys{"enabled": scalar, "podIdentityProvider": scalar, "identityOwner": scalar, "awsRegion": scalar,
+			"metricsApi": keys{"url": scalar, "valueLocation": scalar, "unsafeSsl": scalar, "tokenSecret": scalar, "tokenKey": scalar}},
+		"defaults": groupKeys,
+		"groups":   mapOf{groupKeys},
 	},
 }
 
@@ -177,7 +172,7 @@ func checkKeys(v any, spec any, path string) error {
 				sub = sp.(mapOf).spec
 			}
 			if !known {
-				if path == "" || lenient(k) {
+				if path == "" {
 					continue
 				}
 				return fmt.Errorf("unknown key %s", p)
@@ -295,35 +290,33 @@ func (v Values) Rules(group, queue string, base Rules) (Rules, string, string, e
 		}
 		r.Trigger = t
 	}
-	for _, src := range []struct {
-		path string
-		val  any
-	}{
-		{"worker.keda.trigger", lookup(v.tree, "worker", "keda", "trigger")},
-		{rd.prefix + ".trigger", g["trigger"]},
-		{rd.prefix + ".autoscaling.trigger", lookup(g, "autoscaling", "trigger")},
-	} {
-		if src.val == nil {
-			continue
+	// autoscaling.trigger: broker (the broker's own scaler, above) or
+	// metrics-api (the API's stats endpoint, which answers the field
+	// worker.keda.metricsApi.valueLocation names: backlog counts running
+	// jobs, queued does not).
+	apiCountsRunning := false
+	if tv, set := lookup(g, "autoscaling", "trigger").(string); set && tv != "broker" {
+		if tv != "metrics-api" {
+			return r, "", "", fmt.Errorf("%s.autoscaling.trigger: %q: want broker or metrics-api", rd.prefix, tv)
 		}
-		kind, ok := src.val.(string)
-		if m, isMap := src.val.(map[string]any); isMap {
-			kind, ok = m["type"].(string)
+		r.Trigger = TriggerMetricsAPI
+		loc, _ := lookup(v.tree, "worker", "keda", "metricsApi", "valueLocation").(string)
+		switch loc {
+		case "", "backlog":
+			apiCountsRunning = true
+		case "queued":
+		default:
+			return r, "", "", fmt.Errorf("worker.keda.metricsApi.valueLocation: %q: the simulator knows backlog and queued", loc)
 		}
-		if !ok {
-			continue // a shape the simulator does not know: keep the broker's
-		}
-		t, err := ParseTrigger(kind)
-		if err != nil {
-			return r, "", "", fmt.Errorf("%s: %w", src.path, err)
-		}
-		r.Trigger = t
 	}
 
 	as, _ := g["autoscaling"].(map[string]any)
 	rd.num(as, "autoscaling.targetBacklogPerReplica", &r.Target)
 	rd.num(as, "autoscaling.activationBacklog", &r.Activation)
 	rd.boolean(as, "autoscaling.scaleOnInFlight", &r.ScaleOnInFlight)
+	if r.Trigger == TriggerMetricsAPI {
+		r.ScaleOnInFlight = apiCountsRunning // scaleOnInFlight is SQS's
+	}
 	rd.integer(as, "autoscaling.minReplicaCount", &r.Min)
 	rd.integer(as, "autoscaling.maxReplicaCount", &r.Max)
 	rd.integer(as, "autoscaling.idleReplicaCount", &r.Idle)
@@ -470,6 +463,7 @@ worker:
   defaults:
     concurrency: 10
     autoscaling:
+      trigger: broker
       minReplicaCount: 1
       maxReplicaCount: 10
       pollingInterval: 15

@@ -123,9 +123,15 @@ func TestValuesMergeAndTriggers(t *testing.T) {
 	// behavior: null renders none: Kubernetes' defaults.
 	r = rules(parse("worker:\n  defaults:\n    autoscaling:\n      behavior: null\n"))
 	require.Equal(t, Behavior{ScaleUp: DefaultScaleUp(), ScaleDown: DefaultScaleDown()}, r.Behavior)
-	// The metrics-api trigger, however the chart spells it.
+	// The trigger: the broker's scaler after broker.type, or metrics-api
+	// on the group, counting running jobs unless valueLocation is queued.
 	require.Equal(t, TriggerSQS, rules(parse("broker:\n  type: sqs\n")).Trigger)
-	require.Equal(t, TriggerMetricsAPI, rules(parse("worker:\n  groups:\n    default:\n      autoscaling:\n        trigger: metrics-api\n")).Trigger)
-	require.Equal(t, TriggerMetricsAPI, rules(parse("worker:\n  keda:\n    trigger:\n      type: metrics-api\n      url: http://x\n")).Trigger)
-	require.Equal(t, TriggerMetricsAPI, rules(parse("worker:\n  groups:\n    default:\n      trigger:\n        type: metrics-api\n      metricsApi:\n        valueLocation: backlog\n")).Trigger)
+	r = rules(parse("worker:\n  groups:\n    default:\n      autoscaling:\n        trigger: metrics-api\n"))
+	require.Equal(t, TriggerMetricsAPI, r.Trigger)
+	require.True(t, r.ScaleOnInFlight, "valueLocation backlog (the default) counts running jobs")
+	r = rules(parse("worker:\n  keda:\n    metricsApi:\n      valueLocation: queued\n  groups:\n    default:\n      autoscaling:\n        trigger: metrics-api\n"))
+	require.False(t, r.ScaleOnInFlight, "valueLocation queued leaves running jobs out")
+	require.Equal(t, TriggerSQS, rules(parse("broker:\n  type: sqs\nworker:\n  groups:\n    default:\n      autoscaling:\n        trigger: broker\n")).Trigger)
+	_, _, _, err := ChartDefaults().Merge(parse("worker:\n  groups:\n    default:\n      autoscaling:\n        trigger: cpu\n")).Rules("", "", DefaultRules())
+	require.ErrorContains(t, err, "worker.groups.default.autoscaling.trigger")
 }
