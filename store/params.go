@@ -104,6 +104,8 @@ type ClaimResult struct {
 	// Abandoned is set when the claim found the job running on a dead worker
 	// with no attempts left: it was marked failed instead.
 	Abandoned bool
+	// Attempt is the abandoned job's last attempt, for its log line.
+	Attempt int
 }
 
 // FinishParams records the end of one attempt.
