@@ -27,6 +27,11 @@ func (s *Server) traceRequests(next http.Handler) http.Handler {
 		})
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if quietRoutes[r.URL.Path] {
+			// Probes every few seconds: spans of them would be noise.
+			next.ServeHTTP(w, r)
+			return
+		}
 		method := methodLabel(r.Method)
 		scheme := "http"
 		if r.TLS != nil {

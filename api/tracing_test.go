@@ -72,6 +72,7 @@ func TestTraceSubmit(t *testing.T) {
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &batch))
 	w = serve(srv, token, http.MethodGet, "/v1/jobs/"+batch.Jobs[0].ID, "", "")
 	require.Equal(t, http.StatusOK, w.Code)
+	serve(srv, "", http.MethodGet, "/readyz", "", "") // probes make no spans
 
 	spans := rec.Ended()
 	byName := map[string][]sdktrace.ReadOnlySpan{}
@@ -84,6 +85,7 @@ func TestTraceSubmit(t *testing.T) {
 	require.Equal(t, clientTrace, server.SpanContext().TraceID().String())
 	require.Equal(t, clientSpan, server.Parent().SpanID().String())
 	require.Len(t, byName["GET /v1/jobs/{id}"], 1, "the route pattern, not the path")
+	require.Len(t, spans, 4, "the two requests, the two jobs' PRODUCER spans, and no probe: %v", byName)
 	require.False(t, byName["GET /v1/jobs/{id}"][0].Parent().IsValid(), "a request without traceparent starts a trace")
 
 	producers := append(byName["publish mail"], byName["publish default"]...)

@@ -79,8 +79,9 @@ type TracingConfig struct {
 	OTLPEndpoint       string `envconfig:"OTEL_EXPORTER_OTLP_ENDPOINT"`
 	OTLPTracesEndpoint string `envconfig:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`
 	// OTLPProtocol (OTEL_EXPORTER_OTLP_PROTOCOL) and OTLPTracesProtocol
-	// (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, which wins) must be empty or
-	// http/protobuf: Flask exports over OTLP/HTTP only.
+	// (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, which wins) must be empty,
+	// http/protobuf (the default) or http/json: Flask exports over
+	// OTLP/HTTP only, and refuses grpc at start-up.
 	OTLPProtocol       string `envconfig:"OTEL_EXPORTER_OTLP_PROTOCOL"`
 	OTLPTracesProtocol string `envconfig:"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"`
 }
@@ -135,12 +136,12 @@ func (t TracingConfig) validate() error {
 		name, proto = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", t.OTLPTracesProtocol
 	}
 	switch proto {
-	case "", "http/protobuf":
+	case "", "http/protobuf", "http/json":
 		return nil
 	case "grpc":
 		return fmt.Errorf("%s=grpc is not supported: Flask exports traces over OTLP/HTTP; set http/protobuf and the collector's HTTP endpoint (port 4318)", name)
 	}
-	return fmt.Errorf("%s=%q is not supported: use http/protobuf", name, proto)
+	return fmt.Errorf("%s=%q is not supported: use http/protobuf or http/json", name, proto)
 }
 
 // NATSConfig holds the FLASK_NATS_* settings.

@@ -352,7 +352,8 @@ func TestTracingConfig(t *testing.T) {
 	require.ErrorContains(t, grpc.validate(), "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc is not supported")
 	require.NoError(t, TracingConfig{SDKDisabled: true, OTLPProtocol: "grpc"}.validate(), "off: the protocol does not matter")
 	require.ErrorContains(t, TracingConfig{TracesExporter: "jaeger"}.validate(), `OTEL_TRACES_EXPORTER="jaeger" is not supported`)
-	require.ErrorContains(t, TracingConfig{TracesExporter: "otlp", OTLPProtocol: "http/json"}.validate(), "use http/protobuf")
+	require.ErrorContains(t, TracingConfig{TracesExporter: "otlp", OTLPProtocol: "thrift"}.validate(), "use http/protobuf or http/json")
+	require.NoError(t, TracingConfig{TracesExporter: "otlp", OTLPProtocol: "http/json"}.validate())
 
 	_, err := TracingFromEnv(func(k string) string {
 		return map[string]string{"OTEL_SDK_DISABLED": "maybe"}[k]
