@@ -12,10 +12,12 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/flaskhq/flask/api/auth"
 	"github.com/flaskhq/flask/job"
 	"github.com/flaskhq/flask/store"
+	"github.com/flaskhq/flask/telemetry"
 )
 
 // Store is what the API needs from the job store. A tenant argument limits
@@ -226,6 +228,13 @@ type Deps struct {
 	// Verifier authenticates API keys. Nil builds one over Store with the
 	// default settings; pass one to share it with the dashboard.
 	Verifier *auth.Verifier
+	// Tracer records a SERVER span per request and a PRODUCER span per
+	// submitted job. Nil: tracing off (a caller's trace context still
+	// passes through to the jobs it submits).
+	Tracer trace.TracerProvider
+	// MessagingSystem is the messaging.system of the PRODUCER spans: nats
+	// or aws_sqs (see telemetry.MessagingSystem).
+	MessagingSystem string
 }
 
 // Server serves the HTTP API. Build it with New.
@@ -247,6 +256,10 @@ type Server struct {
 	metricsHandler http.Handler
 	router         chi.Router
 	handler        http.Handler
+	// tracing is on when Deps.Tracer was given; tracer is a no-op otherwise.
+	tracing         bool
+	tracer          trace.Tracer
+	messagingSystem string
 }
 
 // New builds the server and registers its metrics on deps.Registerer.
@@ -277,6 +290,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.now = time.Now
 	}
 	s.stats = newStatsCache(s.store, s.now, cfg.StatsCacheTTL, cfg.CheckTimeout)
+	s.tracing, s.tracer, s.messagingSystem = deps.Tracer != nil, telemetry.Tracer(deps.Tracer), deps.MessagingSystem
 	m, err := newMetrics(deps.Registerer, s.stats, s.log)
 	if err != nil {
 		return nil, fmt.Errorf("api: register metrics: %w", err)
@@ -331,7 +345,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // valid key); only the probes are open.
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(s.requestID, s.instrument, securityHeaders, s.cors, s.timeout)
+	r.Use(s.requestID, s.traceRequests, s.instrument, securityHeaders, s.cors, s.timeout)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(s.methodNotAllowed)
 

@@ -100,22 +100,26 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
-	results, entries, err := s.store.InsertJobs(r.Context(), []store.InsertParams{params})
+	batch := []store.InsertParams{params}
+	spans := s.startPublish(r.Context(), batch)
+	results, entries, err := s.store.InsertJobs(r.Context(), batch)
+	if err == nil && len(results) != 1 {
+		err = fmt.Errorf("store returned %d results for 1 job", len(results))
+	}
 	if err != nil {
+		endPublish(spans, nil, nil, err)
 		return fmt.Errorf("insert job of type %s: %w", params.Type, err)
 	}
-	if len(results) != 1 {
-		return fmt.Errorf("insert job of type %s: store returned %d results for 1 job", params.Type, len(results))
-	}
 	s.dispatch(r.Context(), entries)
+	endPublish(spans, results, entries, nil)
 	res := results[0]
 	s.countSubmitted(results)
 	if res.Existing {
 		writeJSON(w, http.StatusOK, jobView(res.Job))
 		return nil
 	}
-	s.log.DebugContext(r.Context(), "job submitted", "job_id", res.Job.ID, "queue", res.Job.Queue, "type", res.Job.Type,
-		"request_id", requestIDFrom(r.Context()))
+	s.log.DebugContext(spans[0].ctx, "job submitted", "job_id", res.Job.ID, "queue", res.Job.Queue, "type", res.Job.Type,
+		"attempt", res.Job.Attempt, "request_id", requestIDFrom(r.Context()))
 	w.Header().Set("Location", "/v1/jobs/"+res.Job.ID)
 	writeJSON(w, http.StatusCreated, jobView(res.Job))
 	return nil
@@ -184,14 +188,17 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
+	spans := s.startPublish(r.Context(), params)
 	results, entries, err := s.store.InsertJobs(r.Context(), params)
+	if err == nil && len(results) != len(params) {
+		err = fmt.Errorf("store returned %d results", len(results))
+	}
 	if err != nil {
+		endPublish(spans, nil, nil, err)
 		return fmt.Errorf("insert batch of %d jobs: %w", len(params), err)
 	}
-	if len(results) != len(params) {
-		return fmt.Errorf("insert batch of %d jobs: store returned %d results", len(params), len(results))
-	}
 	s.dispatch(r.Context(), entries)
+	endPublish(spans, results, entries, nil)
 	s.countSubmitted(results)
 	out := BatchResponse{Jobs: make([]job.Job, len(results))}
 	status := http.StatusOK
@@ -278,7 +285,7 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("cancel job %s: %w", id, err)
 	}
-	s.audit(r, "job cancelled", "job_id", j.ID, "queue", j.Queue, "type", j.Type, "state", j.State)
+	s.auditJob(r, "job cancelled", j, "state", j.State)
 	writeJSON(w, http.StatusOK, jobView(*j))
 	return nil
 }
@@ -293,7 +300,7 @@ func (s *Server) retryJob(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("retry job %s: %w", id, err)
 	}
 	s.dispatch(r.Context(), entries)
-	s.audit(r, "job retried", "job_id", j.ID, "queue", j.Queue, "type", j.Type)
+	s.auditJob(r, "job retried", j)
 	writeJSON(w, http.StatusOK, jobView(*j))
 	return nil
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/flaskhq/flask/job"
+	"github.com/flaskhq/flask/telemetry"
 	"github.com/flaskhq/flask/worker/builtin"
 )
 
@@ -55,6 +57,91 @@ type Common struct {
 	// Migrate applies database migrations at start-up. Default false:
 	// production runs 'flaskctl migrate' (a Helm hook) instead.
 	Migrate bool `envconfig:"MIGRATE" default:"false"`
+	// TracingConfig decides whether the process traces (OTEL_*).
+	TracingConfig
+}
+
+// TracingConfig holds the OTEL_* settings that decide whether a process
+// sends traces. Tracing is off unless OTEL_TRACES_EXPORTER is otlp or
+// console, or, with OTEL_TRACES_EXPORTER unset, an OTLP endpoint is set;
+// OTEL_SDK_DISABLED=true turns it off whatever else is set. The
+// OpenTelemetry SDK reads the other OTEL_* variables itself
+// (docs/tracing.md).
+type TracingConfig struct {
+	// SDKDisabled (OTEL_SDK_DISABLED=true) turns tracing off. Default false.
+	SDKDisabled bool `envconfig:"OTEL_SDK_DISABLED" default:"false"`
+	// TracesExporter (OTEL_TRACES_EXPORTER): otlp, console or none.
+	// Default empty: otlp when an OTLP endpoint is set, else none.
+	TracesExporter string `envconfig:"OTEL_TRACES_EXPORTER"`
+	// OTLPEndpoint (OTEL_EXPORTER_OTLP_ENDPOINT) and OTLPTracesEndpoint
+	// (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) are read by the SDK; setting one
+	// turns tracing on when OTEL_TRACES_EXPORTER is unset. Default empty.
+	OTLPEndpoint       string `envconfig:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+	OTLPTracesEndpoint string `envconfig:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`
+	// OTLPProtocol (OTEL_EXPORTER_OTLP_PROTOCOL) and OTLPTracesProtocol
+	// (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, which wins) must be empty,
+	// http/protobuf (the default) or http/json: Flask exports over
+	// OTLP/HTTP only, and refuses grpc at start-up.
+	OTLPProtocol       string `envconfig:"OTEL_EXPORTER_OTLP_PROTOCOL"`
+	OTLPTracesProtocol string `envconfig:"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"`
+}
+
+// TracingFromEnv reads the TracingConfig from the OTEL_* variables getenv
+// returns, for commands that read no FLASK_* configuration (flaskctl dev).
+func TracingFromEnv(getenv func(string) string) (TracingConfig, error) {
+	t := TracingConfig{
+		TracesExporter: getenv("OTEL_TRACES_EXPORTER"), OTLPEndpoint: getenv("OTEL_EXPORTER_OTLP_ENDPOINT"),
+		OTLPTracesEndpoint: getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), OTLPProtocol: getenv("OTEL_EXPORTER_OTLP_PROTOCOL"),
+		OTLPTracesProtocol: getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"),
+	}
+	if v := getenv("OTEL_SDK_DISABLED"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return t, fmt.Errorf("OTEL_SDK_DISABLED=%q: use true or false", v)
+		}
+		t.SDKDisabled = b
+	}
+	return t, t.validate()
+}
+
+// Exporter is the trace exporter the settings select: telemetry.ExporterOTLP,
+// telemetry.ExporterConsole or telemetry.ExporterNone (off).
+func (t TracingConfig) Exporter() string {
+	if t.SDKDisabled {
+		return telemetry.ExporterNone
+	}
+	switch e := strings.ToLower(strings.TrimSpace(t.TracesExporter)); e {
+	case "":
+		if t.OTLPEndpoint != "" || t.OTLPTracesEndpoint != "" {
+			return telemetry.ExporterOTLP
+		}
+		return telemetry.ExporterNone
+	case "none":
+		return telemetry.ExporterNone
+	default:
+		return e
+	}
+}
+
+func (t TracingConfig) validate() error {
+	switch t.Exporter() {
+	case telemetry.ExporterNone, telemetry.ExporterConsole:
+		return nil
+	case telemetry.ExporterOTLP:
+	default:
+		return fmt.Errorf("OTEL_TRACES_EXPORTER=%q is not supported: use otlp, console or none", t.TracesExporter)
+	}
+	name, proto := "OTEL_EXPORTER_OTLP_PROTOCOL", t.OTLPProtocol
+	if t.OTLPTracesProtocol != "" {
+		name, proto = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", t.OTLPTracesProtocol
+	}
+	switch proto {
+	case "", "http/protobuf", "http/json":
+		return nil
+	case "grpc":
+		return fmt.Errorf("%s=grpc is not supported: Flask exports traces over OTLP/HTTP; set http/protobuf and the collector's HTTP endpoint (port 4318)", name)
+	}
+	return fmt.Errorf("%s=%q is not supported: use http/protobuf or http/json", name, proto)
 }
 
 // NATSConfig holds the FLASK_NATS_* settings.
@@ -150,6 +237,9 @@ func (c *Common) validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
 	}
+	if err := c.TracingConfig.validate(); err != nil {
+		return err
+	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		return fmt.Errorf("FLASK_LOG_FORMAT=%q: use json or text", c.LogFormat)
 	}
@@ -174,17 +264,19 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-// NewLogger builds the process logger from the common settings.
-func NewLogger(c Common, w *os.File) (*slog.Logger, error) {
+// NewLogger builds the process logger from the common settings. Records
+// logged with a context that holds a span (or a job's trace context) get
+// trace_id and span_id.
+func NewLogger(c Common, w io.Writer) (*slog.Logger, error) {
 	level, err := parseLevel(c.LogLevel)
 	if err != nil {
 		return nil, err
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	if c.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(telemetry.LogHandler(slog.NewTextHandler(w, opts))), nil
 	}
-	return slog.New(slog.NewJSONHandler(w, opts)), nil
+	return slog.New(telemetry.LogHandler(slog.NewJSONHandler(w, opts))), nil
 }
 
 // APIConfig configures flask-api.

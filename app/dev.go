@@ -25,6 +25,9 @@ type DevConfig struct {
 	Queues string
 	// Out receives the banner with the URL. Default os.Stdout.
 	Out io.Writer
+	// Tracing: the OTEL_* settings (read by flaskctl from the environment);
+	// zero: tracing off.
+	Tracing TracingConfig
 }
 
 // RunDev runs an embedded NATS JetStream server, an SQLite store, the API
@@ -63,7 +66,7 @@ func RunDev(ctx context.Context, cfg DevConfig, log *slog.Logger) error {
 		DatabaseURL: "sqlite:" + filepath.Join(cfg.DataDir, "flask.db"), DBMaxConns: 1, DBFlushers: 1, Broker: "nats",
 		NATS: NATSConfig{URL: ns.ClientURL(), Stream: "FLASK_JOBS", SubjectPrefix: "flask.jobs",
 			AckWait: defaultAckWait, Replicas: 1, MaxAckPending: 20000},
-		DemoTypes: true, LogLevel: "info", LogFormat: "text", Migrate: true,
+		DemoTypes: true, LogLevel: "info", LogFormat: "text", Migrate: true, TracingConfig: cfg.Tracing,
 	}
 	apiCfg := APIConfig{Common: common, HTTPAddr: cfg.Addr, MaxBodyBytes: 1 << 20, MaxBatchBodyBytes: 32 << 20,
 		MaxPayloadBytes: 256 << 10, MaxBatch: 1000, ShutdownTimeout: defaultShutdown, RelayInterval: defaultRelayInterval,
@@ -87,6 +90,11 @@ func RunDev(ctx context.Context, cfg DevConfig, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	tr, err := StartTracing(ctx, common, "flaskctl-dev", log)
+	if err != nil {
+		return err
+	}
+	defer StopTracing(ctx, tr, log)
 	st, err := OpenStore(ctx, common, log)
 	if err != nil {
 		return err
@@ -105,7 +113,7 @@ func RunDev(ctx context.Context, cfg DevConfig, log *slog.Logger) error {
 	}
 	defer b.Close()
 	metrics := newRegistry()
-	pool, err := NewPool(wcfg, st, b, reg, log.With("component", "worker"), metrics)
+	pool, err := NewPool(wcfg, st, b, reg, log.With("component", "worker"), metrics, tracerOf(tr))
 	if err != nil {
 		return err
 	}
@@ -124,7 +132,7 @@ func RunDev(ctx context.Context, cfg DevConfig, log *slog.Logger) error {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		errs <- ServeAPI(ctx, apiCfg, APIParts{Store: st, Broker: b, Catalog: cat, Metrics: metrics}, ln, log.With("component", "api"))
+		errs <- ServeAPI(ctx, apiCfg, APIParts{Store: st, Broker: b, Catalog: cat, Metrics: metrics, Tracer: tracerOf(tr)}, ln, log.With("component", "api"))
 	}()
 	go func() { defer wg.Done(); errs <- pool.Run(ctx) }()
 	wg.Wait()

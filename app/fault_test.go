@@ -78,7 +78,7 @@ func testPublishFailureAfterCommit(t *testing.T, dbURL string) {
 		HeartbeatInterval: 100 * time.Millisecond, WorkerTTL: time.Second}
 	reg, err := NewRegistry(wcfg)
 	require.NoError(t, err)
-	pool, err := NewPool(wcfg, st, real, reg, log, prometheus.NewRegistry())
+	pool, err := NewPool(wcfg, st, real, reg, log, prometheus.NewRegistry(), nil)
 	require.NoError(t, err)
 	done := make(chan error, 2)
 	go func() {

@@ -136,7 +136,7 @@ func TestMetricsReference(t *testing.T) {
 	workerReg := &recorder{Registry: prometheus.NewRegistry()}
 	reg, err := NewRegistry(WorkerConfig{Common: Common{DemoTypes: true}})
 	require.NoError(t, err)
-	_, err = NewPool(WorkerConfig{Queues: "default:3,mail", Concurrency: 7}, st, nil, reg, log, workerReg)
+	_, err = NewPool(WorkerConfig{Queues: "default:3,mail", Concurrency: 7}, st, nil, reg, log, workerReg, nil)
 	require.NoError(t, err)
 
 	all := append(families(t, apiReg, "api"), families(t, workerReg, "worker")...)

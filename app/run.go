@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/flaskhq/flask/api"
 	"github.com/flaskhq/flask/api/auth"
@@ -25,6 +26,7 @@ import (
 	"github.com/flaskhq/flask/job"
 	"github.com/flaskhq/flask/relay"
 	"github.com/flaskhq/flask/store"
+	"github.com/flaskhq/flask/telemetry"
 	"github.com/flaskhq/flask/web"
 	"github.com/flaskhq/flask/worker"
 	"github.com/flaskhq/flask/worker/builtin"
@@ -173,6 +175,45 @@ func newRegistry() *prometheus.Registry {
 	return r
 }
 
+// StartTracing sets up the process's tracing from the OTEL_* settings,
+// with service as the default service.name (flask-api, flask-worker,
+// flaskctl-dev). With tracing off it starts nothing and returns a no-op
+// provider. Stop it with StopTracing.
+func StartTracing(ctx context.Context, c Common, service string, log *slog.Logger) (*telemetry.Tracing, error) {
+	exp := c.TracingConfig.Exporter()
+	tr, err := telemetry.Setup(ctx, telemetry.Config{Exporter: exp, ServiceName: service, ServiceVersion: Version}, log)
+	if err != nil {
+		return nil, err
+	}
+	if tr.Enabled() {
+		// The endpoint only: OTEL_EXPORTER_OTLP_HEADERS may hold a token.
+		endpoint := c.OTLPTracesEndpoint
+		if endpoint == "" {
+			endpoint = c.OTLPEndpoint
+		}
+		log.Info("tracing on", "exporter", exp, "endpoint", MaskURL(endpoint), "service", service)
+	}
+	return tr, nil
+}
+
+// StopTracing exports the spans still buffered, waiting at most 5s.
+func StopTracing(ctx context.Context, tr *telemetry.Tracing, log *slog.Logger) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := tr.Shutdown(sctx); err != nil {
+		log.Warn("spans may be lost", "err", err)
+	}
+}
+
+// tracerOf is the provider to hand to the API and the worker: nil when
+// tracing is off, so that they skip the work of spans nobody records.
+func tracerOf(tr *telemetry.Tracing) trace.TracerProvider {
+	if tr == nil || !tr.Enabled() {
+		return nil
+	}
+	return tr.Provider
+}
+
 // APIParts are the pieces RunAPIWith serves; dev mode shares them with a worker.
 type APIParts struct {
 	Store   *store.Store
@@ -182,6 +223,8 @@ type APIParts struct {
 	// MetricsListener serves GET /metrics apart from the API; nil serves
 	// no metrics.
 	MetricsListener net.Listener
+	// Tracer records the API's spans; nil: tracing off.
+	Tracer trace.TracerProvider
 }
 
 // RunAPI runs flask-api until ctx ends, then shuts down in order: stop
@@ -194,6 +237,11 @@ func RunAPI(ctx context.Context, cfg APIConfig, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	tr, err := StartTracing(ctx, cfg.Common, "flask-api", log)
+	if err != nil {
+		return err
+	}
+	defer StopTracing(ctx, tr, log)
 	st, err := OpenStore(ctx, cfg.Common, log)
 	if err != nil {
 		return err
@@ -226,7 +274,8 @@ func RunAPI(ctx context.Context, cfg APIConfig, log *slog.Logger) error {
 		return err
 	}
 	defer stopDebug()
-	return ServeAPI(ctx, cfg, APIParts{Store: st, Broker: b, Catalog: cat, Metrics: newRegistry(), MetricsListener: metricsLn}, ln, log)
+	return ServeAPI(ctx, cfg, APIParts{Store: st, Broker: b, Catalog: cat, Metrics: newRegistry(), MetricsListener: metricsLn,
+		Tracer: tracerOf(tr)}, ln, log)
 }
 
 // ServeAPI serves the API and runs the relay on ln until ctx ends.
@@ -242,6 +291,7 @@ func ServeAPI(ctx context.Context, cfg APIConfig, p APIParts, ln net.Listener, l
 	}), api.Deps{
 		Store: p.Store, Catalog: p.Catalog, Dispatcher: rl, Broker: p.Broker, Logger: log,
 		Registerer: p.Metrics, Gatherer: p.Metrics, Verifier: verifier,
+		Tracer: p.Tracer, MessagingSystem: telemetry.MessagingSystem(cfg.Broker),
 	})
 	if err != nil {
 		return err
@@ -324,6 +374,11 @@ func RunWorker(ctx context.Context, cfg WorkerConfig, reg *worker.Registry, log 
 			return err
 		}
 	}
+	tr, err := StartTracing(ctx, cfg.Common, "flask-worker", log)
+	if err != nil {
+		return err
+	}
+	defer StopTracing(ctx, tr, log)
 	st, err := OpenStore(ctx, cfg.Common, log)
 	if err != nil {
 		return err
@@ -339,7 +394,7 @@ func RunWorker(ctx context.Context, cfg WorkerConfig, reg *worker.Registry, log 
 	}
 	defer b.Close()
 	metrics := newRegistry()
-	pool, err := NewPool(cfg, st, b, reg, log, metrics)
+	pool, err := NewPool(cfg, st, b, reg, log, metrics, tracerOf(tr))
 	if err != nil {
 		return err
 	}
@@ -374,8 +429,10 @@ func RunWorker(ctx context.Context, cfg WorkerConfig, reg *worker.Registry, log 
 	return err
 }
 
-// NewPool builds a worker pool from the worker configuration.
-func NewPool(cfg WorkerConfig, st worker.Store, c events.Consumer, reg *worker.Registry, log *slog.Logger, metrics prometheus.Registerer) (*worker.Pool, error) {
+// NewPool builds a worker pool from the worker configuration; tp records
+// its spans (nil: tracing off).
+func NewPool(cfg WorkerConfig, st worker.Store, c events.Consumer, reg *worker.Registry, log *slog.Logger, metrics prometheus.Registerer,
+	tp trace.TracerProvider) (*worker.Pool, error) {
 	queues, err := ParseQueues(cfg.Queues, cfg.Concurrency)
 	if err != nil {
 		return nil, fmt.Errorf("FLASK_QUEUES: %w", err)
@@ -383,6 +440,7 @@ func NewPool(cfg WorkerConfig, st worker.Store, c events.Consumer, reg *worker.R
 	return worker.New(worker.Config{
 		ID: cfg.WorkerID, Queues: queues, ShutdownGrace: cfg.ShutdownGrace, FetchWait: cfg.FetchWait, MaxFetch: cfg.MaxFetch,
 		HeartbeatInterval: cfg.HeartbeatInterval, WorkerTTL: cfg.WorkerTTL, ExitWhenIdle: cfg.ExitWhenIdle,
+		Tracer: tp, MessagingSystem: telemetry.MessagingSystem(cfg.Broker),
 	}, st, c, reg, log, metrics)
 }
 

@@ -313,7 +313,7 @@ func (b *bench) runInProcess(ctx context.Context, r *inproc, l inprocLoad, seq i
 			return
 		}
 		pool, e := app.NewPool(wcfg, &tracedStore{Store: st, claim: claim, finish: finish},
-			&tracedConsumer{Consumer: br, fetch: fetch, ack: ack}, reg, log, prometheus.NewRegistry())
+			&tracedConsumer{Consumer: br, fetch: fetch, ack: ack}, reg, log, prometheus.NewRegistry(), nil)
 		if err = e; err != nil {
 			return
 		}

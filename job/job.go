@@ -37,6 +37,10 @@ type Job struct {
 	WorkerID string `json:"worker_id,omitempty"`
 	// CancelRequestedAt is set when a running job was asked to stop.
 	CancelRequestedAt *time.Time `json:"cancel_requested_at,omitempty"`
+	// Trace is the W3C trace context (traceparent, and tracestate when
+	// there is one) the job was submitted under: every attempt continues
+	// that trace. Nil outside any trace. Not part of the job's JSON.
+	Trace map[string]string `json:"-"`
 }
 
 // AttemptError records why one attempt failed.

@@ -134,7 +134,9 @@ func (r *Relay) publish(ctx context.Context, entries []store.OutboxEntry) error 
 	msgs := make([]events.Message, len(entries))
 	ids := make([]string, len(entries))
 	for i, e := range entries {
-		msgs[i] = events.Message{ID: e.ID, JobID: e.JobID, Queue: e.Queue, Type: e.Type}
+		// The job's trace context: every message of a job continues the
+		// trace it was submitted in.
+		msgs[i] = events.Message{ID: e.ID, JobID: e.JobID, Queue: e.Queue, Type: e.Type, Trace: e.Trace}
 		ids[i] = e.ID
 	}
 	if err := r.pub.Publish(ctx, msgs...); err != nil {

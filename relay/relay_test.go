@@ -98,7 +98,8 @@ func newRelay(t *testing.T, cfg Config) (*Relay, *fakeStore, *fakePub) {
 
 func TestDispatchDeletesOnlyWhatWasPublished(t *testing.T) {
 	r, st, pub := newRelay(t, Config{})
-	e := store.OutboxEntry{ID: "o1", JobID: "j1", Queue: "q", Type: "t", CreatedAt: time.Now()}
+	tc := map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+	e := store.OutboxEntry{ID: "o1", JobID: "j1", Queue: "q", Type: "t", CreatedAt: time.Now(), Trace: tc}
 	st.outbox["o1"] = e
 	pub.fail = true
 	r.Dispatch(context.Background(), []store.OutboxEntry{e})
@@ -110,7 +111,7 @@ func TestDispatchDeletesOnlyWhatWasPublished(t *testing.T) {
 	pub.fail = false
 	r.Dispatch(context.Background(), []store.OutboxEntry{e})
 	require.NotContains(t, st.outbox, "o1")
-	require.Equal(t, []events.Message{{ID: "o1", JobID: "j1", Queue: "q", Type: "t"}}, pub.got)
+	require.Equal(t, []events.Message{{ID: "o1", JobID: "j1", Queue: "q", Type: "t", Trace: tc}}, pub.got, "the job's trace context goes with it")
 }
 
 func TestSweepRepublishesOnlyOldEntries(t *testing.T) {

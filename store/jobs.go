@@ -62,7 +62,10 @@ func (s *Store) insertGroup(ctx context.Context, calls [][]InsertParams) ([]inse
 			j := job.Job{
 				ID: newID(), Tenant: tenant, Queue: p.Queue, Type: p.Type, Payload: p.Payload, State: job.StateQueued,
 				MaxAttempts: p.MaxAttempts, Timeout: job.Duration(p.Timeout), RunAt: now, CreatedAt: now,
-				IdempotencyKey: p.IdempotencyKey, Errors: []job.AttemptError{},
+				IdempotencyKey: p.IdempotencyKey, Errors: []job.AttemptError{}, Trace: p.Trace,
+			}
+			if encodeTrace(p.Trace).String == "" {
+				j.Trace = nil // not kept: see encodeTrace
 			}
 			if len(j.Payload) == 0 {
 				j.Payload = json.RawMessage("null")
@@ -103,7 +106,7 @@ func (s *Store) insertGroup(ctx context.Context, calls [][]InsertParams) ([]inse
 			var outbox []OutboxEntry
 			for _, r := range rows {
 				if inserted[r.ID] && r.outboxID != "" {
-					outbox = append(outbox, OutboxEntry{ID: r.outboxID, JobID: r.ID, Queue: r.Queue, Type: r.Type, CreatedAt: now})
+					outbox = append(outbox, OutboxEntry{ID: r.outboxID, JobID: r.ID, Queue: r.Queue, Type: r.Type, CreatedAt: now, Trace: r.Trace})
 				}
 			}
 			return s.insertOutbox(ctx, tx, outbox)
@@ -117,7 +120,7 @@ func (s *Store) insertGroup(ctx context.Context, calls [][]InsertParams) ([]inse
 		if inserted[r.ID] {
 			res.Job = r.Job
 			if r.outboxID != "" {
-				out[r.call].outbox = append(out[r.call].outbox, OutboxEntry{ID: r.outboxID, JobID: r.ID, Queue: r.Queue, Type: r.Type, CreatedAt: now})
+				out[r.call].outbox = append(out[r.call].outbox, OutboxEntry{ID: r.outboxID, JobID: r.ID, Queue: r.Queue, Type: r.Type, CreatedAt: now, Trace: r.Trace})
 			}
 			continue
 		}
@@ -140,11 +143,12 @@ func (s *Store) insertRowsPG(ctx context.Context, rows []pendingJob, now time.Ti
 	tenants := make([]string, n)
 	maxAtt, timeouts := make([]int64, n), make([]int64, n)
 	runAts := make([]time.Time, n)
+	traces := make([]sql.NullString, n)
 	var outIDs, outJobs []string
 	for i, r := range rows {
 		ids[i], queues[i], types[i], payloads[i], states[i], keys[i] = r.ID, r.Queue, r.Type, string(r.Payload), string(r.State), r.IdempotencyKey
 		maxAtt[i], timeouts[i] = int64(r.MaxAttempts), time.Duration(r.Timeout).Milliseconds()
-		runAts[i], tenants[i] = r.RunAt, r.tenant
+		runAts[i], tenants[i], traces[i] = r.RunAt, r.tenant, encodeTrace(r.Trace)
 		if r.outboxID != "" {
 			outIDs, outJobs = append(outIDs, r.outboxID), append(outJobs, r.ID)
 		}
@@ -153,10 +157,10 @@ func (s *Store) insertRowsPG(ctx context.Context, rows []pendingJob, now time.Ti
 	// conflict with it and are skipped, as on SQLite. The outbox rows are
 	// written only for the jobs inserted, by the same statement.
 	q := `WITH ins AS (
-			INSERT INTO jobs (id, queue, type, payload, state, max_attempts, timeout_ms, run_at, created_at, idempotency_key, tenant)
-			SELECT t.id, t.queue, t.type, t.payload::jsonb, t.state, t.max_attempts, t.timeout_ms, t.run_at, $10::timestamptz, NULLIF(t.idempotency_key, ''), t.tenant
-			FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[], $8::timestamptz[], $9::text[], $13::text[])
-				AS t(id, queue, type, payload, state, max_attempts, timeout_ms, run_at, idempotency_key, tenant)
+			INSERT INTO jobs (id, queue, type, payload, state, max_attempts, timeout_ms, run_at, created_at, idempotency_key, tenant, trace_context)
+			SELECT t.id, t.queue, t.type, t.payload::jsonb, t.state, t.max_attempts, t.timeout_ms, t.run_at, $10::timestamptz, NULLIF(t.idempotency_key, ''), t.tenant, t.trace_context
+			FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[], $8::timestamptz[], $9::text[], $13::text[], $14::text[])
+				AS t(id, queue, type, payload, state, max_attempts, timeout_ms, run_at, idempotency_key, tenant, trace_context)
 			ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 			RETURNING id, queue, type
 		), outbox AS (
@@ -168,7 +172,7 @@ func (s *Store) insertRowsPG(ctx context.Context, rows []pendingJob, now time.Ti
 	var got []string
 	if err := s.db.SelectContext(ctx, &got, q, pq.Array(ids), pq.Array(queues), pq.Array(types), pq.Array(payloads),
 		pq.Array(states), pq.Array(maxAtt), pq.Array(timeouts), pq.Array(pgTimes(runAts)), pq.Array(keys), s.ts(now),
-		pq.Array(outIDs), pq.Array(outJobs), pq.Array(tenants)); err != nil {
+		pq.Array(outIDs), pq.Array(outJobs), pq.Array(tenants), pq.Array(traces)); err != nil {
 		return nil, s.translate(err)
 	}
 	for _, id := range got {
@@ -181,8 +185,8 @@ func (s *Store) insertRowsPG(ctx context.Context, rows []pendingJob, now time.Ti
 // key exists, and returns the ids inserted. The caller writes the outbox.
 func (s *Store) insertRowsSQLite(ctx context.Context, tx *sqlx.Tx, rows []pendingJob, now time.Time) (map[string]bool, error) {
 	inserted := make(map[string]bool, len(rows))
-	stmt, err := tx.PreparexContext(ctx, `INSERT INTO jobs (id, queue, type, payload, state, max_attempts, timeout_ms, run_at, created_at, idempotency_key, tenant)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, ''), ?)
+	stmt, err := tx.PreparexContext(ctx, `INSERT INTO jobs (id, queue, type, payload, state, max_attempts, timeout_ms, run_at, created_at, idempotency_key, tenant, trace_context)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?)
 		ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`)
 	if err != nil {
 		return nil, s.translate(err)
@@ -190,7 +194,7 @@ func (s *Store) insertRowsSQLite(ctx context.Context, tx *sqlx.Tx, rows []pendin
 	defer stmt.Close()
 	for _, r := range rows {
 		res, err := stmt.ExecContext(ctx, r.ID, r.Queue, r.Type, string(r.Payload), string(r.State), r.MaxAttempts,
-			time.Duration(r.Timeout).Milliseconds(), s.ts(r.RunAt), s.ts(now), r.IdempotencyKey, r.tenant)
+			time.Duration(r.Timeout).Milliseconds(), s.ts(r.RunAt), s.ts(now), r.IdempotencyKey, r.tenant, encodeTrace(r.Trace))
 		if err != nil {
 			return nil, s.translate(err)
 		}
@@ -425,7 +429,7 @@ func (s *Store) RetryTenantJob(ctx context.Context, tenant, id string) (*job.Job
 		if j, err = r.job(); err != nil {
 			return err
 		}
-		entry = OutboxEntry{ID: newID(), JobID: j.ID, Queue: j.Queue, Type: j.Type, CreatedAt: now}
+		entry = OutboxEntry{ID: newID(), JobID: j.ID, Queue: j.Queue, Type: j.Type, CreatedAt: now, Trace: j.Trace}
 		return s.insertOutbox(ctx, tx, []OutboxEntry{entry})
 	})
 	if err != nil {

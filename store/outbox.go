@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sort"
 	"time"
@@ -132,20 +133,24 @@ func (s *Store) PendingOutbox(ctx context.Context, olderThan time.Time, limit in
 		limit = defaultLimit
 	}
 	var rows []struct {
-		ID        string `db:"id"`
-		JobID     string `db:"job_id"`
-		Queue     string `db:"queue"`
-		Type      string `db:"type"`
-		CreatedAt dbTime `db:"created_at"`
+		ID        string         `db:"id"`
+		JobID     string         `db:"job_id"`
+		Queue     string         `db:"queue"`
+		Type      string         `db:"type"`
+		CreatedAt dbTime         `db:"created_at"`
+		Trace     sql.NullString `db:"trace_context"`
 	}
-	err := s.db.SelectContext(ctx, &rows, s.rebind(`SELECT id, job_id, queue, type, created_at FROM job_outbox
-		WHERE created_at <= ? ORDER BY created_at, id LIMIT ?`), s.ts(olderThan), limit)
+	// The job's trace context goes with it: the republished message
+	// continues the trace of the first.
+	err := s.db.SelectContext(ctx, &rows, s.rebind(`SELECT o.id, o.job_id, o.queue, o.type, o.created_at, j.trace_context
+		FROM job_outbox o LEFT JOIN jobs j ON j.id = o.job_id
+		WHERE o.created_at <= ? ORDER BY o.created_at, o.id LIMIT ?`), s.ts(olderThan), limit)
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", s.translate(err))
 	}
 	out := make([]OutboxEntry, len(rows))
 	for i, r := range rows {
-		out[i] = OutboxEntry{ID: r.ID, JobID: r.JobID, Queue: r.Queue, Type: r.Type, CreatedAt: r.CreatedAt.T}
+		out[i] = OutboxEntry{ID: r.ID, JobID: r.JobID, Queue: r.Queue, Type: r.Type, CreatedAt: r.CreatedAt.T, Trace: decodeTrace(r.Trace)}
 	}
 	return out, nil
 }
@@ -178,12 +183,13 @@ func (s *Store) PromoteDue(ctx context.Context, limit int) ([]OutboxEntry, error
 		q := `UPDATE jobs SET state = 'queued' WHERE id IN (
 				SELECT id FROM jobs WHERE state IN ('scheduled', 'retrying') AND run_at <= ?
 				ORDER BY run_at, id LIMIT ?` + s.skipLocked() + `)
-			RETURNING id, queue, type, run_at`
+			RETURNING id, queue, type, run_at, trace_context`
 		var rows []struct {
-			ID    string `db:"id"`
-			Queue string `db:"queue"`
-			Type  string `db:"type"`
-			RunAt dbTime `db:"run_at"`
+			ID    string         `db:"id"`
+			Queue string         `db:"queue"`
+			Type  string         `db:"type"`
+			RunAt dbTime         `db:"run_at"`
+			Trace sql.NullString `db:"trace_context"`
 		}
 		if err := tx.SelectContext(ctx, &rows, s.rebind(q), s.ts(now), limit); err != nil {
 			return s.translate(err)
@@ -197,7 +203,7 @@ func (s *Store) PromoteDue(ctx context.Context, limit int) ([]OutboxEntry, error
 		})
 		entries = make([]OutboxEntry, len(rows))
 		for i, r := range rows {
-			entries[i] = OutboxEntry{ID: newID(), JobID: r.ID, Queue: r.Queue, Type: r.Type, CreatedAt: now}
+			entries[i] = OutboxEntry{ID: newID(), JobID: r.ID, Queue: r.Queue, Type: r.Type, CreatedAt: now, Trace: decodeTrace(r.Trace)}
 		}
 		return s.insertOutbox(ctx, tx, entries)
 	})

@@ -29,6 +29,9 @@ type InsertParams struct {
 	// RunAt in the future makes the job scheduled; zero means now.
 	RunAt          time.Time
 	IdempotencyKey string
+	// Trace is the W3C trace context to keep with the job (see job.Job.Trace):
+	// the span that submitted it. Nil: none.
+	Trace map[string]string
 }
 
 // InsertResult is the outcome of inserting one job.
@@ -50,6 +53,8 @@ type OutboxEntry struct {
 	Queue     string
 	Type      string
 	CreatedAt time.Time
+	// Trace is the job's trace context (job.Job.Trace), for the message.
+	Trace map[string]string
 }
 
 // ListParams filters and pages ListJobs. Results are newest first.
@@ -99,6 +104,8 @@ type ClaimResult struct {
 	// Abandoned is set when the claim found the job running on a dead worker
 	// with no attempts left: it was marked failed instead.
 	Abandoned bool
+	// Attempt is the abandoned job's last attempt, for its log line.
+	Attempt int
 }
 
 // FinishParams records the end of one attempt.

@@ -14,7 +14,7 @@ import (
 
 // jobColumns lists the jobs columns in the order jobRow scans them.
 const jobColumns = `id, tenant, queue, type, payload, state, attempt, max_attempts, timeout_ms, run_at, created_at,
-	started_at, finished_at, result, error, errors, idempotency_key, worker_id, cancel_requested_at`
+	started_at, finished_at, result, error, errors, idempotency_key, worker_id, cancel_requested_at, trace_context`
 
 type jobRow struct {
 	ID                string         `db:"id"`
@@ -36,6 +36,7 @@ type jobRow struct {
 	IdempotencyKey    sql.NullString `db:"idempotency_key"`
 	WorkerID          sql.NullString `db:"worker_id"`
 	CancelRequestedAt dbTime         `db:"cancel_requested_at"`
+	TraceContext      sql.NullString `db:"trace_context"`
 }
 
 func (r *jobRow) job() (job.Job, error) {
@@ -58,6 +59,7 @@ func (r *jobRow) job() (job.Job, error) {
 		WorkerID:          r.WorkerID.String,
 		CancelRequestedAt: r.CancelRequestedAt.ptr(),
 		Errors:            []job.AttemptError{},
+		Trace:             decodeTrace(r.TraceContext),
 	}
 	if len(r.Result) > 0 {
 		j.Result = json.RawMessage(r.Result)
@@ -68,6 +70,38 @@ func (r *jobRow) job() (job.Job, error) {
 		}
 	}
 	return j, nil
+}
+
+// maxTraceBytes bounds a stored trace context: a traceparent is 55 bytes
+// and a tracestate at most 32 members of 256 bytes, so anything longer is
+// not a W3C trace context.
+const maxTraceBytes = 10 << 10
+
+// encodeTrace renders a trace context for the trace_context column: a JSON
+// object, or NULL when there is none (or it is too long to be one).
+func encodeTrace(tc map[string]string) sql.NullString {
+	if len(tc) == 0 {
+		return sql.NullString{}
+	}
+	b, err := json.Marshal(tc)
+	if err != nil || len(b) > maxTraceBytes {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: string(b), Valid: true}
+}
+
+// decodeTrace reads the trace_context column. A value that is not a JSON
+// object of strings reads as no trace context: tracing is best effort and
+// never fails a job.
+func decodeTrace(v sql.NullString) map[string]string {
+	if !v.Valid || v.String == "" {
+		return nil
+	}
+	var tc map[string]string
+	if err := json.Unmarshal([]byte(v.String), &tc); err != nil || len(tc) == 0 {
+		return nil
+	}
+	return tc
 }
 
 // dbTime scans a timestamp stored natively (PostgreSQL) or as Unix

@@ -53,7 +53,7 @@ func (s *Store) ClaimJobs(ctx context.Context, p ClaimParams) ([]ClaimResult, er
 	at := now.Format(time.RFC3339Nano)
 	dead := `NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = jobs.worker_id AND w.heartbeat_at > ?)`
 	claimed := map[string]*job.Job{}
-	abandoned := map[string]job.State{}
+	abandoned := map[string]ClaimResult{}
 	others := map[string]ClaimResult{}
 	if len(ids) > 0 {
 		// Fast path, one statement committed on its own: the queued jobs.
@@ -86,19 +86,20 @@ func (s *Store) ClaimJobs(ctx context.Context, p ClaimParams) ([]ClaimResult, er
 			cond, idArg := s.inList("id", "uuid", ids)
 			// 1. Abandoned jobs with nothing left to try end here.
 			var ended []struct {
-				ID    string `db:"id"`
-				State string `db:"state"`
+				ID      string `db:"id"`
+				State   string `db:"state"`
+				Attempt int    `db:"attempt"`
 			}
 			q := `UPDATE jobs SET
 					state = CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled' ELSE 'failed' END,
 					finished_at = ?, error = ?, errors = ` + s.appendError("attempt", "?", "?", "worker_id") + `
 				WHERE ` + cond + ` AND state = 'running' AND (attempt >= max_attempts OR cancel_requested_at IS NOT NULL) AND ` + dead + `
-				RETURNING id, state`
+				RETURNING id, state, attempt`
 			if err := tx.SelectContext(ctx, &ended, s.rebind(q), s.ts(now), lostWorkerError, lostWorkerError, at, idArg, cutoff); err != nil {
 				return fmt.Errorf("end abandoned jobs: %w", s.translate(err))
 			}
 			for _, e := range ended {
-				abandoned[e.ID] = job.State(e.State)
+				abandoned[e.ID] = ClaimResult{State: job.State(e.State), Abandoned: true, Attempt: e.Attempt}
 			}
 			// 2. Claim the queued and the abandoned. SET reads the old row:
 			// the lost attempt's number and worker go into its error.
@@ -149,8 +150,10 @@ func (s *Store) ClaimJobs(ctx context.Context, p ClaimParams) ([]ClaimResult, er
 			out[i] = ClaimResult{JobID: id}
 		case claimed[cid] != nil:
 			out[i] = ClaimResult{JobID: id, Job: claimed[cid], State: job.StateRunning}
-		case abandoned[cid] != "":
-			out[i] = ClaimResult{JobID: id, State: abandoned[cid], Abandoned: true}
+		case abandoned[cid].Abandoned:
+			r := abandoned[cid]
+			r.JobID = id
+			out[i] = r
 		default:
 			r := others[cid] // zero when the job does not exist
 			r.JobID = id

@@ -16,10 +16,12 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/flaskhq/flask/events"
 	"github.com/flaskhq/flask/job"
 	"github.com/flaskhq/flask/store"
+	"github.com/flaskhq/flask/telemetry"
 )
 
 // Store is what a Pool needs from the job store.
@@ -68,6 +70,13 @@ type Config struct {
 	ExitWhenIdle time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Tracer records a CONSUMER span "process <queue>" per attempt, a
+	// child of the trace context the job was submitted under; the
+	// handler's context carries it. Nil: tracing off (log lines still carry
+	// the job's trace id when it has one).
+	Tracer trace.TracerProvider
+	// MessagingSystem is the messaging.system of the spans: nats or aws_sqs.
+	MessagingSystem string
 }
 
 func (c *Config) setDefaults() error {
@@ -137,6 +146,7 @@ type Pool struct {
 	reg      *Registry
 	log      *slog.Logger
 	m        *metrics
+	tracer   trace.Tracer
 	started  time.Time
 
 	jobsCtx    context.Context
@@ -155,8 +165,11 @@ type Pool struct {
 }
 
 type task struct {
-	j          *job.Job
-	d          events.Delivery
+	j *job.Job
+	d events.Delivery
+	// ctx carries the attempt's span (or the job's trace context), for
+	// log lines about the job; set before the task is shared.
+	ctx        context.Context
 	cancel     context.CancelCauseFunc
 	extendedAt time.Time
 	// capped is the type reserved against its concurrency cap ("" if none).
@@ -172,7 +185,8 @@ func New(cfg Config, st Store, consumer events.Consumer, reg *Registry, log *slo
 	if err != nil {
 		return nil, fmt.Errorf("worker metrics: %w", err)
 	}
-	return &Pool{cfg: cfg, store: st, consumer: consumer, reg: reg, log: log.With("worker_id", cfg.ID), m: m, running: map[string]*task{}, typeBusy: map[string]int{}}, nil
+	return &Pool{cfg: cfg, store: st, consumer: consumer, reg: reg, log: log.With("worker_id", cfg.ID), m: m,
+		tracer: telemetry.Tracer(cfg.Tracer), running: map[string]*task{}, typeBusy: map[string]int{}}, nil
 }
 
 // ID is the worker's id.
@@ -386,6 +400,7 @@ func (p *Pool) dispatch(queue string, ds []events.Delivery, release func()) {
 		switch {
 		case r.Job != nil:
 			t := &task{j: r.Job, d: d, extendedAt: p.cfg.Now(), capped: capped[r.JobID]}
+			t.ctx = p.startAttempt(t)
 			p.mu.Lock()
 			p.running[r.JobID] = t
 			p.mu.Unlock()
@@ -397,7 +412,7 @@ func (p *Pool) dispatch(queue string, ds []events.Delivery, release func()) {
 			// worker would count as dead.
 			p.settle(ctx, queue, d, "busy", p.cfg.WorkerTTL, true)
 		case r.Abandoned:
-			p.log.Warn("job abandoned by a dead worker with no attempts left", "job_id", r.JobID, "queue", queue, "state", r.State)
+			p.logDelivery(ctx, slog.LevelWarn, d, r.Attempt, "job abandoned by a dead worker with no attempts left", "state", r.State)
 			p.settle(ctx, queue, d, "abandoned", 0, false)
 		case r.State == "":
 			p.settle(ctx, queue, d, "missing", 0, false)
@@ -464,7 +479,7 @@ func (p *Pool) settle(ctx context.Context, queue string, d events.Delivery, reas
 	}
 	if err != nil {
 		p.m.brokerError(queue, op)
-		p.log.Warn("could not settle delivery; it will be redelivered", "job_id", d.Message().JobID, "queue", queue, "reason", reason, "err", err)
+		p.logDelivery(ctx, slog.LevelWarn, d, 0, "could not settle delivery; it will be redelivered", "reason", reason, "err", err)
 	}
 }
 
@@ -503,11 +518,15 @@ func (p *Pool) run(t *task, release func()) {
 	if timeout <= 0 {
 		timeout = spec.Timeout
 	}
-	ctx, cancel := context.WithCancelCause(p.jobsCtx)
+	// The handler's context: the attempt's span, cancelled on request or
+	// shutdown.
+	ctx, cancel := context.WithCancelCause(t.ctx)
 	p.mu.Lock()
 	t.cancel = cancel
 	p.mu.Unlock()
 	defer cancel(nil)
+	span := trace.SpanFromContext(t.ctx)
+	defer span.End()
 	tctx, tcancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
 	defer tcancel()
 
@@ -539,19 +558,18 @@ func (p *Pool) run(t *task, release func()) {
 		fp.State, fp.RunAt = job.StateScheduled, p.cfg.Now()
 	}
 	ms.finished[fp.State].Inc()
+	endAttempt(span, fp, err)
 	switch fp.State {
 	case job.StateSucceeded:
-		if p.log.Enabled(context.Background(), slog.LevelDebug) {
-			p.jobLog(j).Debug("job succeeded", "duration", p.cfg.Now().Sub(start))
-		}
+		p.logJob(t, slog.LevelDebug, "job succeeded", "duration", p.cfg.Now().Sub(start))
 	case job.StateQueued, job.StateScheduled:
-		p.jobLog(j).Info("job handed back", "reason", "shutdown", "republished", fp.State == job.StateScheduled)
+		p.logJob(t, slog.LevelInfo, "job handed back", "reason", "shutdown", "republished", fp.State == job.StateScheduled)
 	default:
-		p.jobLog(j).Info("job attempt ended", "state", fp.State, "error", fp.Error, "run_at", fp.RunAt)
+		p.logJob(t, slog.LevelInfo, "job attempt ended", "state", fp.State, "error", fp.Error, "run_at", fp.RunAt)
 	}
-	applied := p.finish(fp, j)
+	applied := p.finish(fp, t)
 	if !applied {
-		p.jobLog(j).Warn("outcome not recorded: the job is no longer held by this worker")
+		p.logJob(t, slog.LevelWarn, "outcome not recorded: the job is no longer held by this worker")
 	}
 	bctx := context.WithoutCancel(p.jobsCtx)
 	// A hand-back through the store that did not apply keeps the message:
@@ -564,14 +582,8 @@ func (p *Pool) run(t *task, release func()) {
 	}
 	if err != nil {
 		p.m.brokerError(j.Queue, op)
-		p.jobLog(j).Warn("could not settle delivery; it will be redelivered and skipped", "err", err)
+		p.logJob(t, slog.LevelWarn, "could not settle delivery; it will be redelivered and skipped", "err", err)
 	}
-}
-
-// jobLog is the logger for lines about one job; built only when a line is
-// written, since most jobs write none.
-func (p *Pool) jobLog(j *job.Job) *slog.Logger {
-	return p.log.With("job_id", j.ID, "queue", j.Queue, "type", j.Type, "attempt", j.Attempt)
 }
 
 // outcome turns a handler's return into the attempt's end state.
@@ -607,7 +619,7 @@ func (p *Pool) outcome(j *job.Job, spec job.Spec, result json.RawMessage, err, c
 
 // finish records an outcome, retrying while the store is unreachable: the
 // delivery stays extended meanwhile, so the job is not run twice.
-func (p *Pool) finish(fp store.FinishParams, j *job.Job) bool {
+func (p *Pool) finish(fp store.FinishParams, t *task) bool {
 	ctx := context.WithoutCancel(p.jobsCtx)
 	for i := 1; ; i++ {
 		ok, err := p.store.FinishJob(ctx, fp)
@@ -615,7 +627,7 @@ func (p *Pool) finish(fp store.FinishParams, j *job.Job) bool {
 			return ok
 		}
 		p.m.errors.WithLabelValues("finish").Inc()
-		p.jobLog(j).Error("could not record job outcome; retrying", "err", err, "try", i)
+		p.logJob(t, slog.LevelError, "could not record job outcome; retrying", "err", err, "try", i)
 		time.Sleep(backoffFor(i))
 	}
 }
@@ -651,7 +663,7 @@ func (p *Pool) heartbeatLoop(ctx context.Context) {
 		p.mu.Lock()
 		for _, id := range ids {
 			if t := p.running[id]; t != nil && t.cancel != nil {
-				p.log.Info("cancelling running job on request", "job_id", id, "queue", t.j.Queue, "type", t.j.Type)
+				p.logJob(t, slog.LevelInfo, "cancelling running job on request")
 				t.cancel(errCancelRequested)
 			}
 		}
@@ -686,7 +698,7 @@ func (p *Pool) extendLoop(ctx context.Context) {
 		for _, t := range due {
 			if err := t.d.Extend(ctx); err != nil && ctx.Err() == nil {
 				p.m.brokerError(t.j.Queue, "extend")
-				p.log.Warn("could not extend delivery", "job_id", t.j.ID, "queue", t.j.Queue, "err", err)
+				p.logJob(t, slog.LevelWarn, "could not extend delivery", "err", err)
 			}
 		}
 	}

@@ -207,6 +207,7 @@ func (s *Store) InsertJobs(ctx context.Context, params []store.InsertParams) ([]
 			CreatedAt:      now,
 			Errors:         []job.AttemptError{},
 			IdempotencyKey: p.IdempotencyKey,
+			Trace:          p.Trace,
 		}
 		if !p.RunAt.IsZero() {
 			j.RunAt = p.RunAt.UTC()

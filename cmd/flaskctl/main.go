@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/flaskhq/flask/app"
+	"github.com/flaskhq/flask/telemetry"
 )
 
 const usage = `flaskctl: Flask's command line.
@@ -54,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	switch args[0] {
 	case "dev":
-		return runDev(ctx, args[1:], stdout, stderr)
+		return runDev(ctx, args[1:], stdout, stderr, getenv)
 	case "migrate":
 		return app.MigrateCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "jobs":
@@ -76,7 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
-func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "API listen address")
@@ -93,6 +94,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("dev: --log-level %q: use debug, info, warn or error", *logLevel)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	return app.RunDev(ctx, app.DevConfig{Addr: *addr, DataDir: *dataDir, Queues: *queues, Out: stdout}, log)
+	tracing, err := app.TracingFromEnv(getenv)
+	if err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+	log := slog.New(telemetry.LogHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))
+	return app.RunDev(ctx, app.DevConfig{Addr: *addr, DataDir: *dataDir, Queues: *queues, Out: stdout, Tracing: tracing}, log)
 }

@@ -214,6 +214,7 @@ func (h *harness) testClaim(t *testing.T) {
 		require.True(t, r.Abandoned)
 		require.False(t, r.Busy)
 		require.Equal(t, job.StateFailed, r.State)
+		require.Equal(t, 1, r.Attempt, "the lost attempt, for the log")
 		got := e.get(j.ID)
 		require.Equal(t, job.StateFailed, got.State)
 		require.Equal(t, 1, got.Attempt)

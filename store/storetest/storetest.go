@@ -43,6 +43,7 @@ func Run(t *testing.T, open OpenFunc) {
 	t.Run("Workers", h.testWorkers)
 	t.Run("Rescue", h.testRescue)
 	t.Run("Tenants", h.testTenants)
+	t.Run("Trace", h.testTrace)
 	t.Run("APIKeys", h.testAPIKeys)
 	t.Run("Closed", h.testClosed)
 }

@@ -20,6 +20,7 @@ import (
 	"unicode"
 
 	"github.com/flaskhq/flask/job"
+	"github.com/flaskhq/flask/telemetry"
 	"github.com/flaskhq/flask/worker"
 )
 
@@ -279,6 +280,8 @@ func (c *httpCaller) post(ctx context.Context, target *url.URL, j *job.Job) (jso
 	h.Set(HeaderAttempt, strconv.Itoa(j.Attempt))
 	h.Set(HeaderMaxAttempts, strconv.Itoa(j.MaxAttempts))
 	h.Set(HeaderIdempotencyKey, j.ID)
+	// The attempt's span: the receiver joins the job's trace.
+	telemetry.InjectHeader(ctx, h)
 	if len(c.secret) > 0 {
 		h.Set(HeaderSignature, Sign(c.secret, body, c.now()))
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flaskhq/flask/job"
+	"github.com/flaskhq/flask/telemetry"
 	"github.com/flaskhq/flask/worker"
 	"github.com/flaskhq/flask/worker/builtin"
 )
@@ -557,4 +558,23 @@ func TestHTTPRedirectToMetadataAndPrivate(t *testing.T) {
 			require.Len(t, outer.requests(), 1, "the allowed target was called once")
 		})
 	}
+}
+
+// TestHTTPTraceContext: the request carries the trace context of the
+// handler's context (the attempt's span), so that the receiver joins the
+// job's trace; without one it carries none.
+func TestHTTPTraceContext(t *testing.T) {
+	t.Parallel()
+	tg := startTarget(t, "", respond(200, "", ""))
+	h := httpHandler(t, builtin.HTTPConfig{AllowCIDRs: loopback}, tg.URL)
+	tc := map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "tracestate": "acme=1"}
+	_, err := h(telemetry.Extract(t.Context(), tc), hookJob())
+	require.NoError(t, err)
+	_, err = h(t.Context(), hookJob())
+	require.NoError(t, err)
+	reqs := tg.requests()
+	require.Len(t, reqs, 2)
+	require.Equal(t, tc["traceparent"], reqs[0].header.Get("Traceparent"))
+	require.Equal(t, "acme=1", reqs[0].header.Get("Tracestate"))
+	require.Empty(t, reqs[1].header.Get("Traceparent"), "no trace, no header")
 }
