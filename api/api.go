@@ -40,9 +40,15 @@ type Store interface {
 	// RetryTenantJob queues a failed or cancelled job again and returns the
 	// outbox entries to publish; a *job.StateError for any other state.
 	RetryTenantJob(ctx context.Context, tenant, id string) (*job.Job, []store.OutboxEntry, error)
-	// QueueStats summarises every queue that holds jobs, over all tenants.
-	QueueStats(ctx context.Context) ([]store.QueueStats, error)
-	// TenantQueueStats summarises the queues that hold jobs of tenant.
+	// ActiveQueueStats counts the scheduled, queued, running and retrying
+	// jobs of tenant (store.AllTenants: every tenant's) by queue and state,
+	// with the oldest queued job per queue. Cheap: polled every second.
+	ActiveQueueStats(ctx context.Context, tenant string) ([]store.QueueStats, error)
+	// TerminalQueueStats counts the succeeded, failed and cancelled jobs of
+	// tenant by queue and state. Costs a scan of every finished job.
+	TerminalQueueStats(ctx context.Context, tenant string) ([]store.QueueStats, error)
+	// TenantQueueStats summarises the queues that hold jobs of tenant: both
+	// of the above.
 	TenantQueueStats(ctx context.Context, tenant string) ([]store.QueueStats, error)
 	// CountWaiting counts the scheduled, queued and retrying jobs of tenant.
 	CountWaiting(ctx context.Context, tenant string) (int, error)
@@ -86,6 +92,7 @@ const (
 	DefaultDispatchTimeout   = 5 * time.Second
 	DefaultCheckTimeout      = 2 * time.Second
 	DefaultStatsCacheTTL     = time.Second
+	DefaultStatsTerminalTTL  = time.Minute
 	DefaultRateLimit         = 50
 	DefaultRateBurst         = 100
 	DefaultTenantMaxQueued   = 100000
@@ -125,6 +132,11 @@ type Config struct {
 	// metrics scrapes and GET /v1/stats/... of this process, so that many
 	// scrapers and autoscalers cost one query. Default 1s.
 	StatsCacheTTL time.Duration
+	// StatsTerminalTTL is how long one read of the finished jobs' counts
+	// (succeeded, failed, cancelled: a scan that grows with every job ever
+	// run) serves those statistics; it is read in the background, apart from
+	// the active counts. Default 1m.
+	StatsTerminalTTL time.Duration
 	// RateLimit is the requests per second one API key may make on average;
 	// RateBurst how many it may make at once. Defaults 50 and 100. A
 	// negative RateLimit turns rate limiting off.
@@ -159,6 +171,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.DispatchTimeout, DefaultDispatchTimeout)
 	setDefault(&c.CheckTimeout, DefaultCheckTimeout)
 	setDefault(&c.StatsCacheTTL, DefaultStatsCacheTTL)
+	setDefault(&c.StatsTerminalTTL, DefaultStatsTerminalTTL)
 	setDefault(&c.RateLimit, DefaultRateLimit)
 	setDefault(&c.RateBurst, DefaultRateBurst)
 	setDefault(&c.TenantMaxQueued, DefaultTenantMaxQueued)
@@ -192,7 +205,7 @@ func (c Config) validate() error {
 	if err := job.ValidateQueue(c.DefaultQueue); err != nil {
 		errs = append(errs, fmt.Errorf("default queue: %w", err))
 	}
-	if c.RequestTimeout < 0 || c.DispatchTimeout < 0 || c.CheckTimeout < 0 || c.QuotaRefresh < 0 || c.StatsCacheTTL < 0 {
+	if c.RequestTimeout < 0 || c.DispatchTimeout < 0 || c.CheckTimeout < 0 || c.QuotaRefresh < 0 || c.StatsCacheTTL < 0 || c.StatsTerminalTTL < 0 {
 		errs = append(errs, errors.New("timeouts must not be negative"))
 	}
 	if c.RateBurst < 1 || c.AuthFailureBurst < 1 || c.AuthFailureRate <= 0 {
@@ -289,7 +302,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.stats = newStatsCache(s.store, s.now, cfg.StatsCacheTTL, cfg.CheckTimeout)
+	s.stats = newStatsCache(s.store, s.log, s.now, cfg.StatsCacheTTL, cfg.StatsTerminalTTL, cfg.CheckTimeout)
 	s.tracing, s.tracer, s.messagingSystem = deps.Tracer != nil, telemetry.Tracer(deps.Tracer), deps.MessagingSystem
 	m, err := newMetrics(deps.Registerer, s.stats, s.log)
 	if err != nil {

@@ -83,6 +83,9 @@ func newHarness(t testing.TB, cfg Config) *harness {
 		// Tests change the store between reads; the cache has tests of its own.
 		cfg.StatsCacheTTL = time.Nanosecond
 	}
+	if cfg.StatsTerminalTTL == 0 {
+		cfg.StatsTerminalTTL = time.Nanosecond
+	}
 	srv, err := New(cfg, Deps{
 		Store:      h.store,
 		Catalog:    testCatalog(t),

@@ -72,7 +72,7 @@ func newQueueCollector(stats *statsCache, log *slog.Logger) *queueCollector {
 	return &queueCollector{
 		stats: stats, log: log,
 		jobs: prometheus.NewDesc("flask_queue_jobs",
-			"Jobs in each queue by state, over every tenant, read from the store at scrape time.",
+			"Jobs in each queue by state, over every tenant: scheduled, queued, running and retrying read at scrape time, succeeded, failed and cancelled at most once per FLASK_STATS_TERMINAL_TTL.",
 			[]string{"queue", "state"}, nil),
 		age: prometheus.NewDesc("flask_queue_oldest_age_seconds",
 			"Age of the oldest job waiting in each queue since it became runnable; 0 when none waits.",
@@ -104,7 +104,8 @@ func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect reports the queue, outbox and worker statistics. When the read
 // fails it reports flask_queue_stats_up 0 and nothing else, rather than
-// failing the whole scrape.
+// failing the whole scrape; while the finished jobs' counts are unknown
+// their flask_queue_jobs series are left out.
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	snap, err := c.stats.get(context.Background())
 	if err != nil {
@@ -120,6 +121,9 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, q := range snap.queues {
 		seen[q.Queue] = true
 		for _, st := range job.States() {
+			if st.Terminal() && !snap.terminal {
+				continue // unknown, not zero: a drop to 0 would look like a reset to delta()
+			}
 			ch <- prometheus.MustNewConstMetric(c.jobs, prometheus.GaugeValue, float64(q.Counts[st]), q.Queue, string(st))
 		}
 		ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, ageSeconds(snap.at, q.OldestQueuedAt), q.Queue)

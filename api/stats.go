@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -16,7 +17,13 @@ import (
 // snapshot is one read of the platform-wide statistics: every queue's
 // counts, the outbox, and the worker records.
 type snapshot struct {
-	queues       []store.QueueStats
+	// queues holds the active states' counts and oldest queued job as read,
+	// merged with the finished states' counts of the last terminal read.
+	queues []store.QueueStats
+	// terminal is false when the finished states' counts are unknown (their
+	// first read has not ended, or the reads failed for a while): they are
+	// then missing from queues, not zero.
+	terminal     bool
 	outbox       int
 	outboxOldest *time.Time
 	workers      []store.WorkerInfo
@@ -28,20 +35,36 @@ type snapshot struct {
 // statsCache reads the statistics at most once per ttl, however many
 // scrapers and autoscalers ask: concurrent callers of an expired snapshot
 // wait for the one read in progress rather than starting their own.
+//
+// The counts of finished jobs (succeeded, failed, cancelled) grow without
+// bound and cost a scan of an index entry per job, so they are read apart,
+// at most once per terminalTTL, beside the active read (on another
+// connection). The snapshot waits for that read only within the read's
+// timeout: a scan slower than that goes on in the background, and the
+// snapshots keep the previous counts (or none yet) until it ends, so that it
+// never fails or holds up the counts autoscalers need.
 type statsCache struct {
-	store   Store
-	now     func() time.Time
-	ttl     time.Duration
-	timeout time.Duration
+	store       Store
+	log         *slog.Logger
+	now         func() time.Time
+	ttl         time.Duration
+	timeout     time.Duration
+	terminalTTL time.Duration
 
 	mu      sync.Mutex
 	last    *snapshot
 	pending chan struct{} // closed when the read in progress ends; nil when none
 	err     error         // of the read that closed pending
+
+	// The finished states' counts, guarded by mu.
+	terminal        []store.QueueStats
+	terminalOK      time.Time     // monotonic time of the read that gave terminal; zero before
+	terminalTried   time.Time     // monotonic start of the last read, whatever its outcome
+	terminalPending chan struct{} // closed when the terminal read in progress ends
 }
 
-func newStatsCache(st Store, now func() time.Time, ttl, timeout time.Duration) *statsCache {
-	return &statsCache{store: st, now: now, ttl: ttl, timeout: timeout}
+func newStatsCache(st Store, log *slog.Logger, now func() time.Time, ttl, terminalTTL, timeout time.Duration) *statsCache {
+	return &statsCache{store: st, log: log, now: now, ttl: ttl, terminalTTL: terminalTTL, timeout: timeout}
 }
 
 // get returns a snapshot no older than ttl, reading the store if needed.
@@ -94,7 +117,8 @@ func (c *statsCache) read() (*snapshot, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	at, read := c.now(), time.Now()
-	qs, err := c.store.QueueStats(ctx)
+	terminalDone := c.refreshTerminal()
+	qs, err := c.store.ActiveQueueStats(ctx, store.AllTenants)
 	if err != nil {
 		return nil, fmt.Errorf("read queue statistics: %w", err)
 	}
@@ -106,7 +130,56 @@ func (c *statsCache) read() (*snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read worker records: %w", err)
 	}
-	return &snapshot{queues: qs, outbox: n, outboxOldest: oldest, workers: ws, at: at, read: read}, nil
+	if terminalDone != nil {
+		select {
+		case <-terminalDone:
+		case <-ctx.Done():
+		}
+	}
+	snap := &snapshot{queues: qs, outbox: n, outboxOldest: oldest, workers: ws, at: at, read: read}
+	c.mu.Lock()
+	// Finished counts one refresh late are still reported; older ones (the
+	// reads keep failing) are dropped rather than shown flat.
+	if !c.terminalOK.IsZero() && time.Since(c.terminalOK) < 2*c.terminalTTL+c.timeout {
+		snap.queues, snap.terminal = store.MergeQueueStats(qs, c.terminal), true
+	}
+	c.mu.Unlock()
+	return snap, nil
+}
+
+// refreshTerminal starts a background read of the finished states' counts
+// when the last one is older than terminalTTL and none is under way, and
+// returns the channel closed when the read under way ends (nil when none).
+// A read is bounded by terminalTTL (at least the read timeout); a failed one
+// is logged and tried again terminalTTL after it started.
+func (c *statsCache) refreshTerminal() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.terminalPending != nil {
+		return c.terminalPending
+	}
+	if !c.terminalTried.IsZero() && time.Since(c.terminalTried) < c.terminalTTL {
+		return nil
+	}
+	done := make(chan struct{})
+	c.terminalPending, c.terminalTried = done, time.Now()
+	go func() {
+		defer close(done)
+		ctx, cancel := context.WithTimeout(context.Background(), max(c.terminalTTL, c.timeout))
+		defer cancel()
+		started := time.Now()
+		qs, err := c.store.TerminalQueueStats(ctx, store.AllTenants)
+		if err != nil {
+			c.log.Warn("read the counts of finished jobs", "err", err)
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.terminalPending = nil
+		if err == nil {
+			c.terminal, c.terminalOK = qs, started
+		}
+	}()
+	return done
 }
 
 // liveWorkerWindow is how recent a worker's heartbeat must be for it to

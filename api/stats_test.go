@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -130,7 +131,7 @@ func TestStatsCache(t *testing.T) {
 		}
 		return nil
 	})
-	c := newStatsCache(h.store, func() time.Time { return testNow }, time.Hour, time.Minute)
+	c := newStatsCache(h.store, slog.New(slog.DiscardHandler), func() time.Time { return testNow }, time.Hour, time.Hour, time.Minute)
 
 	// Ten callers at once while the first read is held: one read.
 	var wg sync.WaitGroup
@@ -159,4 +160,103 @@ func TestStatsCache(t *testing.T) {
 	_, err = c.get(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, int64(3), reads.Load())
+}
+
+// queuedAndSucceeded returns the queued and succeeded counts of queue q in
+// a snapshot.
+func queuedAndSucceeded(s *snapshot, q string) (queued, succeeded int) {
+	for _, qs := range s.queues {
+		if qs.Queue == q {
+			return qs.Counts[job.StateQueued], qs.Counts[job.StateSucceeded]
+		}
+	}
+	return 0, 0
+}
+
+// The finished jobs' counts are read at most once per terminalTTL while the
+// active counts are read once per ttl.
+func TestStatsCacheTerminalPace(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Config{})
+	var active, terminal atomic.Int64
+	h.store.FailWith(func(op string) error {
+		switch op {
+		case "QueueStats":
+			active.Add(1)
+		case "TerminalQueueStats":
+			terminal.Add(1)
+		}
+		return nil
+	})
+	putJobs(h, "acme", "mail", job.StateQueued, 2, testNow)
+	putJobs(h, "acme", "mail", job.StateSucceeded, 5, testNow)
+	c := newStatsCache(h.store, slog.New(slog.DiscardHandler), func() time.Time { return testNow }, 0, time.Hour, time.Minute)
+
+	s, err := c.get(t.Context())
+	require.NoError(t, err)
+	require.True(t, s.terminal, "the first read waits for the finished counts")
+	queued, succeeded := queuedAndSucceeded(s, "mail")
+	require.Equal(t, [2]int{2, 5}, [2]int{queued, succeeded})
+
+	putJobs(h, "acme", "mail", job.StateQueued, 1, testNow)
+	putJobs(h, "acme", "mail", job.StateSucceeded, 1, testNow)
+	for range 3 {
+		s, err = c.get(t.Context())
+		require.NoError(t, err)
+	}
+	queued, succeeded = queuedAndSucceeded(s, "mail")
+	require.Equal(t, [2]int{3, 5}, [2]int{queued, succeeded}, "active counts fresh, finished ones kept for terminalTTL")
+	require.Equal(t, int64(4), active.Load())
+	require.Equal(t, int64(1), terminal.Load())
+
+	c.mu.Lock()
+	c.terminalTTL = 0
+	c.mu.Unlock()
+	s, err = c.get(t.Context())
+	require.NoError(t, err)
+	queued, succeeded = queuedAndSucceeded(s, "mail")
+	require.Equal(t, [2]int{3, 6}, [2]int{queued, succeeded}, "read again once expired")
+	require.Equal(t, int64(2), terminal.Load())
+}
+
+// A terminal read slower than the read timeout holds up nothing: the active
+// counts are served without finished ones, which /metrics then leaves out
+// rather than reporting zeros, and they appear once the slow read ends. A
+// failed terminal read leaves the last counts in place.
+func TestStatsCacheSlowTerminalRead(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Config{CheckTimeout: 100 * time.Millisecond}) // how long the first scrape waits
+	release := make(chan struct{})
+	var fail atomic.Bool
+	h.store.FailWith(func(op string) error {
+		if op != "TerminalQueueStats" {
+			return nil
+		}
+		<-release
+		if fail.Load() {
+			return errors.New("boom")
+		}
+		return nil
+	})
+	putJobs(h, "acme", "mail", job.StateQueued, 2, testNow)
+	putJobs(h, "acme", "mail", job.StateFailed, 4, testNow)
+
+	scrape := h.scrape().Body.String()
+	require.Contains(t, scrape, "flask_queue_stats_up 1")
+	require.Contains(t, scrape, `flask_queue_jobs{queue="mail",state="queued"} 2`)
+	require.NotContains(t, scrape, `state="failed"`, "unknown, not zero")
+	w := h.do(request{method: http.MethodGet, path: "/v1/stats/queues/mail"})
+	require.Equal(t, 2, decodeScaling(t, w).Queued)
+
+	h.srv.stats.mu.Lock()
+	pending := h.srv.stats.terminalPending
+	h.srv.stats.mu.Unlock()
+	require.NotNil(t, pending, "the slow read goes on")
+	close(release)
+	<-pending
+	require.Contains(t, h.scrape().Body.String(), `flask_queue_jobs{queue="mail",state="failed"} 4`)
+
+	fail.Store(true)
+	putJobs(h, "acme", "mail", job.StateFailed, 1, testNow)
+	require.Contains(t, h.scrape().Body.String(), `flask_queue_jobs{queue="mail",state="failed"} 4`, "the last counts stay")
 }

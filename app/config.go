@@ -316,6 +316,10 @@ type APIConfig struct {
 	// this process's metrics scrapes and GET /v1/stats/queues/{queue}
 	// (KEDA's metrics-api trigger), between 100ms and 1m. Default 1s.
 	StatsCacheTTL time.Duration `envconfig:"STATS_CACHE_TTL" default:"1s"`
+	// StatsTerminalTTL is how long one read of the finished jobs' counts
+	// (succeeded, failed, cancelled: a scan of every finished job) serves
+	// this process's metrics, between FLASK_STATS_CACHE_TTL and 15m. Default 1m.
+	StatsTerminalTTL time.Duration `envconfig:"STATS_TERMINAL_TTL" default:"1m"`
 }
 
 // Validate explains what is wrong with the configuration, naming the
@@ -347,6 +351,9 @@ func (c *APIConfig) Validate() error {
 	}
 	if c.StatsCacheTTL < 100*time.Millisecond || c.StatsCacheTTL > time.Minute {
 		return errors.New("FLASK_STATS_CACHE_TTL must be between 100ms and 1m")
+	}
+	if c.StatsTerminalTTL < c.StatsCacheTTL || c.StatsTerminalTTL > 15*time.Minute {
+		return errors.New("FLASK_STATS_TERMINAL_TTL must be between FLASK_STATS_CACHE_TTL and 15m")
 	}
 	return nil
 }

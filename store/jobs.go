@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -460,55 +461,129 @@ func (s *Store) QueueStats(ctx context.Context) ([]QueueStats, error) {
 }
 
 // TenantQueueStats is QueueStats over the jobs of tenant only (every
-// tenant's for AllTenants).
+// tenant's for AllTenants): ActiveQueueStats and TerminalQueueStats merged.
+// Its cost grows with every job ever finished; readers that poll should
+// read the two halves at their own pace.
 func (s *Store) TenantQueueStats(ctx context.Context, tenant string) ([]QueueStats, error) {
-	where, targs := "", []any(nil)
-	if tenant != AllTenants {
-		where, targs = " WHERE tenant = ?", []any{tenant}
+	active, err := s.ActiveQueueStats(ctx, tenant)
+	if err != nil {
+		return nil, err
 	}
-	and := " AND tenant = ?"
-	if tenant == AllTenants {
-		and = ""
+	terminal, err := s.TerminalQueueStats(ctx, tenant)
+	if err != nil {
+		return nil, err
 	}
-	var counts []struct {
-		Queue string `db:"queue"`
-		State string `db:"state"`
-		N     int    `db:"n"`
+	return MergeQueueStats(active, terminal), nil
+}
+
+// Predicates of the two halves of the statistics. activeStates must stay
+// the predicate of the partial index jobs_active, word for word: SQLite
+// uses a partial index only for a query that repeats its condition.
+const (
+	activeStates   = `state IN ('scheduled', 'queued', 'running', 'retrying')`
+	terminalStates = `state IN ('succeeded', 'failed', 'cancelled')`
+)
+
+// ActiveQueueStats counts the jobs of tenant (every tenant's for
+// AllTenants) that still need a worker — scheduled, queued, running,
+// retrying — by queue and state, with the oldest queued job per queue. It is
+// an index-only scan of the partial index jobs_active: its cost follows the
+// backlog, not the jobs ever run. Queues with no such job are absent.
+func (s *Store) ActiveQueueStats(ctx context.Context, tenant string) ([]QueueStats, error) {
+	q, args := s.activeStatsQuery(tenant)
+	var rows []statsRow
+	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
+		return nil, fmt.Errorf("active queue stats: %w", s.translate(err))
 	}
-	if err := s.db.SelectContext(ctx, &counts, s.rebind(`SELECT queue, state, COUNT(*) AS n FROM jobs`+where+` GROUP BY queue, state ORDER BY queue`), targs...); err != nil {
-		return nil, fmt.Errorf("queue stats: %w", s.translate(err))
+	return groupStats(rows), nil
+}
+
+// TerminalQueueStats counts the finished jobs of tenant (every tenant's for
+// AllTenants) — succeeded, failed, cancelled — by queue and state. These
+// counts grow without bound: the query scans an entry per finished job (the
+// index jobs_queue_state for every tenant, the table for one), so poll it
+// far less often than ActiveQueueStats. OldestQueuedAt is always nil.
+func (s *Store) TerminalQueueStats(ctx context.Context, tenant string) ([]QueueStats, error) {
+	cond, targs := tenantFilter(tenant)
+	var rows []statsRow
+	if err := s.db.SelectContext(ctx, &rows, s.rebind(`SELECT queue, state, COUNT(*) AS n, NULL AS oldest FROM jobs
+		WHERE `+terminalStates+cond+` GROUP BY queue, state`), targs...); err != nil {
+		return nil, fmt.Errorf("terminal queue stats: %w", s.translate(err))
 	}
-	var oldest []struct {
-		Queue string `db:"queue"`
-		At    dbTime `db:"at"`
-	}
-	if err := s.db.SelectContext(ctx, &oldest, s.rebind(`SELECT queue, MIN(run_at) AS at FROM jobs WHERE state = 'queued'`+and+` GROUP BY queue`), targs...); err != nil {
-		return nil, fmt.Errorf("queue stats: %w", s.translate(err))
-	}
-	var out []QueueStats
+	return groupStats(rows), nil
+}
+
+// activeStatsQuery is ActiveQueueStats' statement and arguments.
+func (s *Store) activeStatsQuery(tenant string) (string, []any) {
+	cond, args := tenantFilter(tenant)
+	return s.rebind(`SELECT queue, state, COUNT(*) AS n, MIN(run_at) AS oldest FROM jobs
+		WHERE ` + activeStates + cond + ` GROUP BY queue, state`), args
+}
+
+// statsRow is one (queue, state) group of the statistics queries.
+type statsRow struct {
+	Queue  string `db:"queue"`
+	State  string `db:"state"`
+	N      int    `db:"n"`
+	Oldest dbTime `db:"oldest"`
+}
+
+// groupStats folds the groups into one QueueStats per queue, sorted by
+// queue; the oldest queued job is the queued group's MIN(run_at).
+func groupStats(rows []statsRow) []QueueStats {
+	out := make([]QueueStats, 0, len(rows))
 	idx := map[string]int{}
-	for _, c := range counts {
-		i, ok := idx[c.Queue]
+	for _, r := range rows {
+		i, ok := idx[r.Queue]
 		if !ok {
 			i = len(out)
-			idx[c.Queue] = i
-			out = append(out, QueueStats{Queue: c.Queue, Counts: map[job.State]int{}})
+			idx[r.Queue] = i
+			out = append(out, QueueStats{Queue: r.Queue, Counts: map[job.State]int{}})
 		}
-		out[i].Counts[job.State(c.State)] = c.N
-	}
-	for _, o := range oldest {
-		if i, ok := idx[o.Queue]; ok {
-			out[i].OldestQueuedAt = o.At.ptr()
+		out[i].Counts[job.State(r.State)] = r.N
+		if job.State(r.State) == job.StateQueued {
+			out[i].OldestQueuedAt = r.Oldest.ptr()
 		}
 	}
-	return out, nil
+	slices.SortFunc(out, func(a, b QueueStats) int { return strings.Compare(a.Queue, b.Queue) })
+	return out
+}
+
+// MergeQueueStats joins statistics of disjoint sets of states — what
+// ActiveQueueStats and TerminalQueueStats return — into one QueueStats per
+// queue, sorted by queue. The inputs are not modified.
+func MergeQueueStats(a, b []QueueStats) []QueueStats {
+	byQueue := make(map[string]*QueueStats, len(a)+len(b))
+	for _, part := range [][]QueueStats{a, b} {
+		for _, q := range part {
+			m, ok := byQueue[q.Queue]
+			if !ok {
+				m = &QueueStats{Queue: q.Queue, Counts: make(map[job.State]int, 7)}
+				byQueue[q.Queue] = m
+			}
+			for st, n := range q.Counts {
+				m.Counts[st] += n
+			}
+			if q.OldestQueuedAt != nil && (m.OldestQueuedAt == nil || q.OldestQueuedAt.Before(*m.OldestQueuedAt)) {
+				t := *q.OldestQueuedAt
+				m.OldestQueuedAt = &t
+			}
+		}
+	}
+	out := make([]QueueStats, 0, len(byQueue))
+	for _, q := range byQueue {
+		out = append(out, *q)
+	}
+	slices.SortFunc(out, func(a, b QueueStats) int { return strings.Compare(a.Queue, b.Queue) })
+	return out
 }
 
 // CountWaiting counts the jobs of tenant that wait to run: scheduled,
-// queued or retrying. It reads the partial index jobs_tenant_waiting.
+// queued or retrying. It reads a range of the partial index jobs_active
+// (whose condition the query repeats, for SQLite's sake).
 func (s *Store) CountWaiting(ctx context.Context, tenant string) (int, error) {
 	var n int
-	if err := s.db.GetContext(ctx, &n, s.rebind(`SELECT COUNT(*) FROM jobs WHERE tenant = ? AND state IN ('scheduled', 'queued', 'retrying')`), tenant); err != nil {
+	if err := s.db.GetContext(ctx, &n, s.rebind(`SELECT COUNT(*) FROM jobs WHERE tenant = ? AND `+activeStates+` AND state <> 'running'`), tenant); err != nil {
 		return 0, fmt.Errorf("count waiting jobs of tenant %s: %w", tenant, s.translate(err))
 	}
 	return n, nil

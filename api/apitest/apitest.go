@@ -140,9 +140,12 @@ func (s *Store) Len() int {
 	return len(s.jobs)
 }
 
-func (s *Store) check(op string) error {
-	if s.fail != nil {
-		if err := s.fail(op); err != nil {
+func (s *Store) check(op string) error { return failed(s.fail, op) }
+
+// failed asks the fault hook fail (nil: none) whether op fails.
+func failed(fail func(op string) error, op string) error {
+	if fail != nil {
+		if err := fail(op); err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
 	}
@@ -383,15 +386,38 @@ func (s *Store) QueueStats(ctx context.Context) ([]store.QueueStats, error) {
 
 // TenantQueueStats counts the jobs of tenant by queue and state.
 func (s *Store) TenantQueueStats(ctx context.Context, tenant string) ([]store.QueueStats, error) {
+	return s.queueStats("QueueStats", tenant, func(job.State) bool { return true })
+}
+
+// ActiveQueueStats counts the jobs of tenant in a state that is not
+// terminal; its fault-injection name is "QueueStats", as the read that
+// autoscalers depend on.
+func (s *Store) ActiveQueueStats(ctx context.Context, tenant string) ([]store.QueueStats, error) {
+	return s.queueStats("QueueStats", tenant, func(st job.State) bool { return !st.Terminal() })
+}
+
+// TerminalQueueStats counts the succeeded, failed and cancelled jobs of
+// tenant (fault-injection name "TerminalQueueStats").
+func (s *Store) TerminalQueueStats(ctx context.Context, tenant string) ([]store.QueueStats, error) {
+	return s.queueStats("TerminalQueueStats", tenant, job.State.Terminal)
+}
+
+// queueStats counts the jobs of tenant whose state is kept, by queue and state.
+// Its fault hook runs without the store's lock, so that a test may hold one
+// read while others go on.
+func (s *Store) queueStats(op, tenant string, keep func(job.State) bool) ([]store.QueueStats, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.check("QueueStats"); err != nil {
+	fail := s.fail
+	s.mu.Unlock()
+	if err := failed(fail, op); err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	byQueue := make(map[string]*store.QueueStats)
 	for _, id := range s.order {
 		j, ok := s.owned(tenant, id)
-		if !ok {
+		if !ok || !keep(j.State) {
 			continue
 		}
 		q, ok := byQueue[j.Queue]

@@ -325,3 +325,143 @@ func (h *harness) testWorkers(t *testing.T) {
 		require.Empty(t, ws)
 	})
 }
+
+// statsModel is what the statistics must say about a set of jobs, derived
+// from the jobs themselves (GetJob), per tenant ("" for every tenant).
+type statsModel map[string]map[string]store.QueueStats
+
+func (e *env) statsModel(ids []string) statsModel {
+	e.t.Helper()
+	m := statsModel{}
+	for _, id := range ids {
+		j := e.get(id)
+		for _, tenant := range []string{store.AllTenants, j.Tenant} {
+			if m[tenant] == nil {
+				m[tenant] = map[string]store.QueueStats{}
+			}
+			q, ok := m[tenant][j.Queue]
+			if !ok {
+				q = store.QueueStats{Queue: j.Queue, Counts: map[job.State]int{}}
+			}
+			q.Counts[j.State]++
+			if j.State == job.StateQueued && (q.OldestQueuedAt == nil || j.RunAt.Before(*q.OldestQueuedAt)) {
+				at := j.RunAt
+				q.OldestQueuedAt = &at
+			}
+			m[tenant][j.Queue] = q
+		}
+	}
+	return m
+}
+
+// requireStats checks every statistics method against the jobs ids, for
+// every tenant and for each one of tenants: the counts per queue and state,
+// the oldest queued job, the split between active and terminal states, and
+// the waiting count of the queued-jobs cap.
+func (e *env) requireStats(step string, ids []string, tenants []string) {
+	e.t.Helper()
+	model := e.statsModel(ids)
+	for _, tenant := range append([]string{store.AllTenants}, tenants...) {
+		want := model[tenant]
+		all, err := e.s.TenantQueueStats(e.ctx, tenant)
+		require.NoError(e.t, err)
+		active, err := e.s.ActiveQueueStats(e.ctx, tenant)
+		require.NoError(e.t, err)
+		terminal, err := e.s.TerminalQueueStats(e.ctx, tenant)
+		require.NoError(e.t, err)
+		require.Equal(e.t, all, store.MergeQueueStats(active, terminal), "%s, tenant %q: the halves make the whole", step, tenant)
+		if tenant == store.AllTenants {
+			qs, err := e.s.QueueStats(e.ctx)
+			require.NoError(e.t, err)
+			require.Equal(e.t, all, qs, "%s: QueueStats is TenantQueueStats of every tenant", step)
+		}
+		require.Len(e.t, all, len(want), "%s, tenant %q: queues %v", step, tenant, all)
+		for _, q := range all {
+			w, ok := want[q.Queue]
+			require.True(e.t, ok, "%s, tenant %q: unexpected queue %s", step, tenant, q.Queue)
+			require.Equal(e.t, w.Counts, q.Counts, "%s, tenant %q, queue %s", step, tenant, q.Queue)
+			if w.OldestQueuedAt == nil {
+				require.Nil(e.t, q.OldestQueuedAt, "%s, tenant %q, queue %s: nothing queued", step, tenant, q.Queue)
+			} else {
+				requireTimePtr(e.t, *w.OldestQueuedAt, q.OldestQueuedAt, step+": oldest queued")
+			}
+		}
+		for _, q := range active {
+			require.Greater(e.t, len(q.Counts), 0, "%s: an active queue has counts", step)
+			for st := range q.Counts {
+				require.False(e.t, st.Terminal(), "%s: %s counted among the active states", step, st)
+			}
+		}
+		for _, q := range terminal {
+			require.Nil(e.t, q.OldestQueuedAt, "%s: no oldest queued among finished jobs", step)
+			for st := range q.Counts {
+				require.True(e.t, st.Terminal(), "%s: %s counted among the terminal states", step, st)
+			}
+		}
+		if tenant != store.AllTenants {
+			waiting := 0
+			for _, q := range want {
+				waiting += q.Counts[job.StateScheduled] + q.Counts[job.StateQueued] + q.Counts[job.StateRetrying]
+			}
+			n, err := e.s.CountWaiting(e.ctx, tenant)
+			require.NoError(e.t, err)
+			require.Equal(e.t, waiting, n, "%s, tenant %q: waiting jobs", step, tenant)
+		}
+	}
+}
+
+func (h *harness) testStatsTransitions(t *testing.T) {
+	t.Run("EveryTransition", func(t *testing.T) {
+		e := h.setup(t)
+		tenants := []string{"acme", "globex"}
+		var ids []string
+		check := func(step string) { e.t.Helper(); e.requireStats(step, ids, tenants) }
+		check("empty")
+
+		a := e.insert(tenantParams("acme", "mail"))
+		e.clk.Advance(time.Second)
+		b := e.insert(tenantParams("globex", "mail"))
+		sp := tenantParams("acme", "reports")
+		sp.RunAt = e.now().Add(time.Minute)
+		sched := e.insert(sp)
+		ids = append(ids, a.ID, b.ID, sched.ID)
+		check("inserted: queued and scheduled")
+
+		e.heartbeat("w1")
+		ra := e.claim(a.ID, "w1")
+		require.NotNil(t, ra.Job)
+		check("claimed: queued to running")
+
+		require.True(t, e.finish(*ra.Job, job.StateRetrying, "boom", e.now().Add(30*time.Second)))
+		check("finished: running to retrying")
+
+		e.clk.Advance(2 * time.Minute)
+		promoted, err := e.s.PromoteDue(e.ctx, 10)
+		require.NoError(t, err)
+		require.Len(t, promoted, 2, "the retrying and the scheduled job")
+		check("promoted: scheduled and retrying to queued")
+
+		ra = e.claim(a.ID, "w1")
+		require.NotNil(t, ra.Job)
+		require.True(t, e.finish(*ra.Job, job.StateSucceeded, "", time.Time{}))
+		check("finished: running to succeeded")
+
+		rb := e.claim(b.ID, "w1")
+		require.NotNil(t, rb.Job)
+		require.True(t, e.finish(*rb.Job, job.StateFailed, "bad input", time.Time{}))
+		check("finished: running to failed")
+
+		_, _, err = e.s.RetryJob(e.ctx, b.ID)
+		require.NoError(t, err)
+		check("retried by hand: failed to queued")
+
+		_, err = e.s.CancelJob(e.ctx, b.ID)
+		require.NoError(t, err)
+		check("cancelled: queued to cancelled")
+
+		rs := e.claim(sched.ID, "w1")
+		require.NotNil(t, rs.Job)
+		require.True(t, e.finish(*rs.Job, job.StateCancelled, "", time.Time{}))
+		check("finished: running to cancelled")
+	})
+}

@@ -40,6 +40,7 @@ func Run(t *testing.T, open OpenFunc) {
 	t.Run("Outbox", h.testOutbox)
 	t.Run("Promote", h.testPromote)
 	t.Run("QueueStats", h.testQueueStats)
+	t.Run("StatsTransitions", h.testStatsTransitions)
 	t.Run("Workers", h.testWorkers)
 	t.Run("Rescue", h.testRescue)
 	t.Run("Tenants", h.testTenants)

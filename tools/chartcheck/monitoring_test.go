@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -156,6 +157,9 @@ func TestAlertsFireWhenTheyShould(t *testing.T) {
 			`flask_jobs_finished_total{queue="mail",type="t",state="succeeded"} 0+20x60`, 40 * time.Minute, false},
 		{"FlaskDeadJobsGrowing", `flask_queue_jobs{queue="mail",state="failed",instance="a"} 0+1x90`, 80 * time.Minute, true},
 		{"FlaskDeadJobsGrowing", `flask_queue_jobs{queue="mail",state="failed",instance="a"} 500x90`, 80 * time.Minute, false},
+		// The API refreshes the finished counts once per FLASK_STATS_TERMINAL_TTL:
+		// a staircase (here +3 every 5 minutes) must fire the same way.
+		{"FlaskDeadJobsGrowing", `flask_queue_jobs{queue="mail",state="failed",instance="a"} ` + staircase(3, 5, 90), 80 * time.Minute, true},
 		{"FlaskNoWorkers", "flask_queue_jobs{queue=\"mail\",state=\"queued\",instance=\"a\"} 5x40\n" +
 			`flask_queue_workers{queue="mail",instance="a"} 0x40`, 30 * time.Minute, true},
 		{"FlaskNoWorkers", "flask_queue_jobs{queue=\"mail\",state=\"queued\",instance=\"a\"} 5x40\n" +
@@ -207,6 +211,16 @@ func TestAlertsFireWhenTheyShould(t *testing.T) {
 			t.Errorf("%s: needs a case where it fires and one where it stays quiet", a)
 		}
 	}
+}
+
+// staircase is a promqltest series of n+1 samples that rises by step every
+// `every` samples, as a gauge refreshed less often than it is scraped.
+func staircase(step, every, n int) string {
+	parts := make([]string, 0, n+1)
+	for i := 0; i <= n; i++ {
+		parts = append(parts, strconv.Itoa(i/every*step))
+	}
+	return strings.Join(parts, " ")
 }
 
 func boolIndex(b bool) int {
