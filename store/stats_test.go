@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,12 +14,16 @@ import (
 )
 
 // TestActiveStatsUseTheirIndex checks that the statistics autoscalers poll
-// read the partial index jobs_active alone (an index-only scan; on SQLite a
-// covering index), for every tenant and for one, on a table where finished
-// jobs outnumber active ones a hundred to one.
+// read the partial index jobs_active, for every tenant and for one, on a
+// table where finished jobs outnumber active ones a hundred to one, so their
+// cost follows the active jobs, not the table. PostgreSQL's planner picks an
+// index-only scan or, with a visibility map not yet all-visible, a bitmap
+// scan of the same index (both read only active rows); neither a sequential
+// scan nor the all-states index may appear. SQLite uses it as a covering
+// index.
 func TestActiveStatsUseTheirIndex(t *testing.T) {
 	t.Parallel()
-	check := func(t *testing.T, s *store.Store, want string) {
+	check := func(t *testing.T, s *store.Store, want []string) {
 		ctx := t.Context()
 		_, err := s.Migrate(ctx)
 		require.NoError(t, err)
@@ -27,7 +32,9 @@ func TestActiveStatsUseTheirIndex(t *testing.T) {
 		for _, tenant := range []string{store.AllTenants, "t1"} {
 			plan, err := store.ActiveStatsPlan(ctx, s, tenant)
 			require.NoError(t, err)
-			require.Contains(t, plan, want, "tenant %q", tenant)
+			require.Truef(t, containsAny(plan, want), "tenant %q: want one of %q in the plan:\n%s", tenant, want, plan)
+			require.NotContains(t, plan, "Seq Scan", "tenant %q", tenant)
+			require.NotContains(t, plan, "jobs_queue_state", "tenant %q", tenant)
 		}
 		stats, err := s.ActiveQueueStats(ctx, store.AllTenants)
 		require.NoError(t, err)
@@ -41,12 +48,21 @@ func TestActiveStatsUseTheirIndex(t *testing.T) {
 	}
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
-		check(t, openPostgres(t, store.Config{}), "Index Only Scan using jobs_active on jobs")
+		check(t, openPostgres(t, store.Config{}), []string{"Index Only Scan using jobs_active on jobs", "Bitmap Index Scan on jobs_active"})
 	})
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
-		check(t, openSQLite(t, store.Config{}), "USING COVERING INDEX jobs_active")
+		check(t, openSQLite(t, store.Config{}), []string{"USING COVERING INDEX jobs_active"})
 	})
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // BenchmarkQueueStats reads the queue statistics of a table holding
