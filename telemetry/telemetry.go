@@ -23,9 +23,9 @@ import (
 const (
 	// ExporterNone turns tracing off.
 	ExporterNone = ""
-	// ExporterOTLP sends spans over OTLP/HTTP (protobuf) to the endpoint
-	// the OTEL_EXPORTER_OTLP_* variables name (default
-	// http://localhost:4318).
+	// ExporterOTLP sends spans over OTLP/HTTP (protobuf or JSON) to the
+	// endpoint the OTEL_EXPORTER_OTLP_* variables name (default
+	// https://localhost:4318: the SDK's default is TLS).
 	ExporterOTLP = "otlp"
 	// ExporterConsole writes spans as JSON lines to Config.Console, for
 	// trying tracing without a collector.

@@ -2,6 +2,8 @@ package chartcheck
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -316,4 +318,28 @@ func TestMetricsEndpoints(t *testing.T) {
 	wantEq(t, "metrics Services", found, 2)
 	np := mustFind(t, objs, "NetworkPolicy", "flask-api")
 	wantEq(t, "API metrics ingress port", Get(np, "spec", "ingress", 1, "ports", 0, "port"), "metrics")
+}
+
+// TestMetricsAPINetworkPolicy: with a metrics-api trigger and apiFrom set,
+// the API's ingress admits networkPolicy.kedaFrom (KEDA's operator by
+// default); an empty kedaFrom (KEDA already among apiFrom) adds no peer
+// and still renders.
+func TestMetricsAPINetworkPolicy(t *testing.T) {
+	t.Parallel()
+	peers := func(objs []Object) []any {
+		from, _ := Get(mustFind(t, objs, "NetworkPolicy", "flask-api"), "spec", "ingress", 0, "from").([]any)
+		return from
+	}
+	prod := ciValues(t)["production"]
+	from := peers(render(t, "production").objs)
+	wantEq(t, "API ingress peers", len(from), 3)
+	wantEq(t, "KEDA operator peer", Get(from[2], "podSelector", "matchLabels", "app.kubernetes.io/name"), "keda-operator")
+
+	none := filepath.Join(t.TempDir(), "no-keda-peer.yaml")
+	if err := os.WriteFile(none, []byte("networkPolicy:\n  kedaFrom: []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	from = peers(renderWith(t, []string{prod, none}))
+	wantEq(t, "API ingress peers without kedaFrom", len(from), 2)
+	wantEq(t, "first peer", Get(from[0], "ipBlock", "cidr"), "10.20.0.0/16")
 }

@@ -14,8 +14,10 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/promql/promqltest"
+	"github.com/prometheus/prometheus/storage"
 	"sigs.k8s.io/yaml"
 )
 
@@ -182,20 +184,7 @@ func TestAlertsFireWhenTheyShould(t *testing.T) {
 		hold := time.Duration(r.For)
 		firing := true
 		for at := c.at - hold; at <= c.at; at += time.Minute {
-			q, err := engine.NewInstantQuery(t.Context(), storage, nil, r.Expr, time.Unix(0, 0).Add(at))
-			if err != nil {
-				t.Fatalf("%s: %v", c.alert, err)
-			}
-			res := q.Exec(t.Context())
-			if res.Err != nil {
-				t.Fatalf("%s: %v", c.alert, res.Err)
-			}
-			v, err := res.Vector()
-			if err != nil {
-				t.Fatalf("%s: %v", c.alert, err)
-			}
-			q.Close()
-			if len(v) == 0 {
+			if len(instant(t, engine, storage, r.Expr, at)) == 0 {
 				firing = false
 			}
 		}
@@ -223,6 +212,26 @@ func staircase(step, every, n int) string {
 	return strings.Join(parts, " ")
 }
 
+// instant evaluates expr on storage at the given time from 0, as an
+// alerting or dashboard query would.
+func instant(t *testing.T, engine *promql.Engine, db storage.Queryable, expr string, at time.Duration) promql.Vector {
+	t.Helper()
+	q, err := engine.NewInstantQuery(t.Context(), db, nil, expr, time.Unix(0, 0).Add(at))
+	if err != nil {
+		t.Fatalf("%q: %v", expr, err)
+	}
+	defer q.Close()
+	res := q.Exec(t.Context())
+	if res.Err != nil {
+		t.Fatalf("%q: %v", expr, res.Err)
+	}
+	v, err := res.Vector()
+	if err != nil {
+		t.Fatalf("%q: %v", expr, err)
+	}
+	return v
+}
+
 func boolIndex(b bool) int {
 	if b {
 		return 1
@@ -230,35 +239,48 @@ func boolIndex(b bool) int {
 	return 0
 }
 
+// dashboard is what the tests read of the Grafana dashboard's JSON.
+type dashboard struct {
+	Templating struct {
+		List []struct {
+			Name, Type string
+		} `json:"list"`
+	} `json:"templating"`
+	Panels []struct {
+		Title      string `json:"title"`
+		Type       string `json:"type"`
+		Datasource *struct {
+			UID string `json:"uid"`
+		} `json:"datasource"`
+		Targets []struct {
+			Expr string `json:"expr"`
+		} `json:"targets"`
+	} `json:"panels"`
+}
+
+// readDashboard reads the chart's dashboard, decoded and as it is.
+func readDashboard(t *testing.T) (dashboard, []byte) {
+	t.Helper()
+	raw, err := os.ReadFile(chartDir + "/dashboards/flask.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d dashboard
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d, raw
+}
+
+// grafanaVars substitutes Grafana's variables as Grafana would.
+var grafanaVars = strings.NewReplacer("$__rate_interval", "5m", "$__interval", "1m", "$queue", ".*", "$type", ".*")
+
 // TestDashboard checks the Grafana dashboard the chart ships: a datasource
 // variable, queue and type variables, and every panel query parses and
 // names only documented metrics.
 func TestDashboard(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile(chartDir + "/dashboards/flask.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d struct {
-		Templating struct {
-			List []struct {
-				Name, Type string
-			} `json:"list"`
-		} `json:"templating"`
-		Panels []struct {
-			Title      string `json:"title"`
-			Type       string `json:"type"`
-			Datasource *struct {
-				UID string `json:"uid"`
-			} `json:"datasource"`
-			Targets []struct {
-				Expr string `json:"expr"`
-			} `json:"targets"`
-		} `json:"panels"`
-	}
-	if err := json.Unmarshal(raw, &d); err != nil {
-		t.Fatal(err)
-	}
+	d, raw := readDashboard(t)
 	vars := map[string]string{}
 	for _, v := range d.Templating.List {
 		vars[v.Name] = v.Type
@@ -267,8 +289,6 @@ func TestDashboard(t *testing.T) {
 		t.Fatalf("template variables %v: want datasource (datasource), queue and type (query)", vars)
 	}
 	known := documentedMetrics(t)
-	// Grafana's variables, as Grafana would substitute them.
-	grafana := strings.NewReplacer("$__rate_interval", "5m", "$__interval", "1m", "$queue", ".*", "$type", ".*")
 	queries := 0
 	for _, p := range d.Panels {
 		if p.Type == "row" {
@@ -279,7 +299,7 @@ func TestDashboard(t *testing.T) {
 		}
 		for _, tg := range p.Targets {
 			queries++
-			checkExpr(t, fmt.Sprintf("panel %q", p.Title), grafana.Replace(tg.Expr), known)
+			checkExpr(t, fmt.Sprintf("panel %q", p.Title), grafanaVars.Replace(tg.Expr), known)
 		}
 	}
 	if queries < 20 {
@@ -292,5 +312,110 @@ func TestDashboard(t *testing.T) {
 	}
 	if Get(cm, "metadata", "labels", "grafana_dashboard") != "1" {
 		t.Error("the dashboard ConfigMap lacks the sidecar label grafana_dashboard: \"1\"")
+	}
+}
+
+// storeGauges are the gauges flask-api reads from the store at scrape
+// time: every API replica reports the same numbers, so a query must take
+// their max (or min) across replicas, never their sum.
+// flask_queue_stats_up is left out: it is each process's own health.
+var storeGauges = map[string]bool{
+	"flask_queue_jobs": true, "flask_queue_oldest_age_seconds": true, "flask_queue_workers": true,
+	"flask_queue_worker_slots": true, "flask_outbox_entries": true, "flask_outbox_oldest_age_seconds": true,
+}
+
+// storeSeries is promqltest "load 1m" lines of the store gauges as the API
+// replicas named by instances report them, over 90 minutes: queue mail
+// has work and no worker, queue report two workers.
+func storeSeries(instances ...string) string {
+	var b strings.Builder
+	for _, in := range instances {
+		for _, l := range []string{
+			`flask_queue_jobs{queue="mail",state="queued"} 5+1x90`,
+			`flask_queue_jobs{queue="mail",state="running"} 0x90`,
+			`flask_queue_jobs{queue="mail",state="failed"} 0+1x90`,
+			`flask_queue_jobs{queue="report",state="queued"} 3x90`,
+			`flask_queue_jobs{queue="report",state="running"} 7x90`,
+			`flask_queue_jobs{queue="report",state="failed"} 2x90`,
+			`flask_queue_oldest_age_seconds{queue="mail"} 0+60x90`,
+			`flask_queue_oldest_age_seconds{queue="report"} 4x90`,
+			`flask_queue_workers{queue="mail"} 0x90`,
+			`flask_queue_workers{queue="report"} 2x90`,
+			`flask_queue_worker_slots{queue="mail"} 0x90`,
+			`flask_queue_worker_slots{queue="report"} 20x90`,
+			`flask_outbox_entries 3x90`,
+			`flask_outbox_oldest_age_seconds 0+60x90`,
+		} {
+			name, rest, _ := strings.Cut(l, " ")
+			if strings.HasSuffix(name, "}") {
+				name = strings.TrimSuffix(name, "}") + `,instance="` + in + `"}`
+			} else {
+				name += `{instance="` + in + `"}`
+			}
+			b.WriteString("  " + name + " " + rest + "\n")
+		}
+	}
+	return "load 1m\n" + b.String()
+}
+
+// TestStoreGaugesNotSummedOverReplicas evaluates every dashboard query and
+// alert that reads only store gauges with one and with three API replicas
+// reporting them: the answers must be the same, as they are with max and
+// not with sum (which would show three times the backlog).
+func TestStoreGaugesNotSummedOverReplicas(t *testing.T) {
+	t.Parallel()
+	d, _ := readDashboard(t)
+	queries := map[string]string{} // where → expression
+	for _, p := range d.Panels {
+		for i, tg := range p.Targets {
+			queries[fmt.Sprintf("panel %q query %d", p.Title, i)] = grafanaVars.Replace(tg.Expr)
+		}
+	}
+	for _, g := range renderedRules(t).Groups {
+		for _, r := range g.Rules {
+			queries["alert "+r.Alert] = r.Expr
+		}
+	}
+	one := promqltest.LoadedStorage(t, storeSeries("a"))
+	three := promqltest.LoadedStorage(t, storeSeries("a", "b", "c"))
+	engine := promqltest.NewTestEngine(t, false, 5*time.Minute, 50000)
+	eval := func(db storage.Queryable, expr string) []string {
+		v := instant(t, engine, db, expr, 80*time.Minute)
+		out := make([]string, len(v))
+		for i, s := range v {
+			out[i] = fmt.Sprintf("%s %g", s.Metric, s.F)
+		}
+		slices.Sort(out)
+		return out
+	}
+	checked := 0
+	for where, expr := range queries {
+		e, err := parser.NewParser(parser.Options{}).ParseExpr(expr)
+		if err != nil {
+			t.Fatalf("%s: %v", where, err)
+		}
+		store, other := false, false
+		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+			if vs, ok := n.(*parser.VectorSelector); ok {
+				store = store || storeGauges[vs.Name]
+				other = other || !storeGauges[vs.Name]
+			}
+			return nil
+		})
+		if !store || other {
+			continue
+		}
+		checked++
+		want := eval(one, expr)
+		if len(want) == 0 {
+			t.Errorf("%s: %s has no result on the fixture series: the check would prove nothing", where, expr)
+			continue
+		}
+		if got := eval(three, expr); !slices.Equal(got, want) {
+			t.Errorf("%s: %s\nwith 3 API replicas: %v\nwith 1: %v\naggregate the store gauges with max, not sum", where, expr, got, want)
+		}
+	}
+	if checked < 8 {
+		t.Fatalf("only %d queries read the store gauges", checked)
 	}
 }
