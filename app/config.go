@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kelseyhightower/envconfig"
+
 	"github.com/flaskhq/flask/job"
 	"github.com/flaskhq/flask/telemetry"
 	"github.com/flaskhq/flask/worker/builtin"
@@ -57,9 +59,29 @@ type Common struct {
 	// Migrate applies database migrations at start-up. Default false:
 	// production runs 'flaskctl migrate' (a Helm hook) instead.
 	Migrate bool `envconfig:"MIGRATE" default:"false"`
-	// TracingConfig decides whether the process traces (OTEL_*).
-	TracingConfig
+	// TracingConfig decides whether the process traces. It is read from
+	// the standard OTEL_* names by LoadConfig (TracingFromEnv), not by
+	// envconfig, which would also accept FLASK_OTEL_* aliases that the
+	// OpenTelemetry SDK ignores.
+	TracingConfig `ignored:"true"`
 }
+
+// LoadConfig fills cfg, an *APIConfig or *WorkerConfig, from the FLASK_*
+// variables and its tracing settings from the standard OTEL_* variables
+// getenv returns (os.Getenv in the binaries).
+func LoadConfig(cfg interface{ tracing() *TracingConfig }, getenv func(string) string) error {
+	if err := envconfig.Process("FLASK", cfg); err != nil {
+		return err
+	}
+	t, err := TracingFromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	*cfg.tracing() = t
+	return nil
+}
+
+func (c *Common) tracing() *TracingConfig { return &c.TracingConfig }
 
 // TracingConfig holds the OTEL_* settings that decide whether a process
 // sends traces. Tracing is off unless OTEL_TRACES_EXPORTER is otlp or
@@ -69,21 +91,21 @@ type Common struct {
 // (docs/tracing.md).
 type TracingConfig struct {
 	// SDKDisabled (OTEL_SDK_DISABLED=true) turns tracing off. Default false.
-	SDKDisabled bool `envconfig:"OTEL_SDK_DISABLED" default:"false"`
+	SDKDisabled bool
 	// TracesExporter (OTEL_TRACES_EXPORTER): otlp, console or none.
 	// Default empty: otlp when an OTLP endpoint is set, else none.
-	TracesExporter string `envconfig:"OTEL_TRACES_EXPORTER"`
+	TracesExporter string
 	// OTLPEndpoint (OTEL_EXPORTER_OTLP_ENDPOINT) and OTLPTracesEndpoint
 	// (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) are read by the SDK; setting one
 	// turns tracing on when OTEL_TRACES_EXPORTER is unset. Default empty.
-	OTLPEndpoint       string `envconfig:"OTEL_EXPORTER_OTLP_ENDPOINT"`
-	OTLPTracesEndpoint string `envconfig:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`
+	OTLPEndpoint       string
+	OTLPTracesEndpoint string
 	// OTLPProtocol (OTEL_EXPORTER_OTLP_PROTOCOL) and OTLPTracesProtocol
 	// (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, which wins) must be empty,
 	// http/protobuf (the default) or http/json: Flask exports over
 	// OTLP/HTTP only, and refuses grpc at start-up.
-	OTLPProtocol       string `envconfig:"OTEL_EXPORTER_OTLP_PROTOCOL"`
-	OTLPTracesProtocol string `envconfig:"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"`
+	OTLPProtocol       string
+	OTLPTracesProtocol string
 }
 
 // TracingFromEnv reads the TracingConfig from the OTEL_* variables getenv

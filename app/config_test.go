@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/flaskhq/flask/telemetry"
 )
 
 func validWorker() WorkerConfig {
@@ -65,4 +67,24 @@ func TestMaskURL(t *testing.T) {
 	require.Equal(t, "postgres://flask:*****@db:5432/flask", MaskURL("postgres://flask:s3cret@db:5432/flask"))
 	require.Equal(t, "nats://127.0.0.1:4222", MaskURL("nats://127.0.0.1:4222"))
 	require.Equal(t, "sqlite:/data/flask.db", MaskURL("sqlite:/data/flask.db"))
+}
+
+// The tracing settings come from the standard OTEL_* names only: a
+// FLASK_OTEL_* alias (which the OpenTelemetry SDK would ignore) has no
+// effect, and the FLASK_* settings are read as before.
+func TestLoadConfigReadsOTELNamesOnly(t *testing.T) {
+	t.Setenv("FLASK_DATABASE_URL", "postgres://db.internal/flask")
+	t.Setenv("FLASK_OTEL_SDK_DISABLED", "true")
+	t.Setenv("FLASK_OTEL_EXPORTER_OTLP_ENDPOINT", "http://wrong:4318")
+	env := map[string]string{"OTEL_TRACES_EXPORTER": "console"}
+	var cfg WorkerConfig
+	require.NoError(t, LoadConfig(&cfg, func(k string) string { return env[k] }))
+	require.Equal(t, "postgres://db.internal/flask", cfg.DatabaseURL)
+	require.False(t, cfg.SDKDisabled)
+	require.Empty(t, cfg.OTLPEndpoint)
+	require.Equal(t, telemetry.ExporterConsole, cfg.TracingConfig.Exporter())
+
+	env = map[string]string{"OTEL_SDK_DISABLED": "yes please"}
+	err := LoadConfig(&cfg, func(k string) string { return env[k] })
+	require.EqualError(t, err, `OTEL_SDK_DISABLED="yes please": use true or false`)
 }

@@ -18,8 +18,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/kelseyhightower/envconfig"
-
 	"github.com/flaskhq/flask/app"
 )
 
@@ -58,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) er
 // serve runs the API until SIGINT or SIGTERM.
 func serve() error {
 	var cfg app.APIConfig
-	if err := envconfig.Process("FLASK", &cfg); err != nil {
+	if err := app.LoadConfig(&cfg, os.Getenv); err != nil {
 		return err
 	}
 	return app.Main("flask-api", &cfg, func(ctx context.Context, log *slog.Logger) error {

@@ -30,7 +30,7 @@ func run(args []string) error {
 	switch {
 	case len(args) == 0:
 		var cfg app.WorkerConfig
-		if err := envconfig.Process("FLASK", &cfg); err != nil {
+		if err := app.LoadConfig(&cfg, os.Getenv); err != nil {
 			return err
 		}
 		return app.Main("flask-worker", &cfg, func(ctx context.Context, log *slog.Logger) error {
