@@ -93,6 +93,7 @@ const (
 	DefaultCheckTimeout      = 2 * time.Second
 	DefaultStatsCacheTTL     = time.Second
 	DefaultStatsTerminalTTL  = time.Minute
+	DefaultWorkerTTL         = 30 * time.Second
 	DefaultRateLimit         = 50
 	DefaultRateBurst         = 100
 	DefaultTenantMaxQueued   = 100000
@@ -137,6 +138,10 @@ type Config struct {
 	// run) serves those statistics; it is read in the background, apart from
 	// the active counts. Default 1m.
 	StatsTerminalTTL time.Duration
+	// WorkerTTL is the heartbeat age past which a worker no longer counts
+	// as live in the statistics (flask_queue_workers, the stats endpoint):
+	// the workers' FLASK_WORKER_TTL. Default 30s.
+	WorkerTTL time.Duration
 	// RateLimit is the requests per second one API key may make on average;
 	// RateBurst how many it may make at once. Defaults 50 and 100. A
 	// negative RateLimit turns rate limiting off.
@@ -172,6 +177,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.CheckTimeout, DefaultCheckTimeout)
 	setDefault(&c.StatsCacheTTL, DefaultStatsCacheTTL)
 	setDefault(&c.StatsTerminalTTL, DefaultStatsTerminalTTL)
+	setDefault(&c.WorkerTTL, DefaultWorkerTTL)
 	setDefault(&c.RateLimit, DefaultRateLimit)
 	setDefault(&c.RateBurst, DefaultRateBurst)
 	setDefault(&c.TenantMaxQueued, DefaultTenantMaxQueued)
@@ -205,7 +211,7 @@ func (c Config) validate() error {
 	if err := job.ValidateQueue(c.DefaultQueue); err != nil {
 		errs = append(errs, fmt.Errorf("default queue: %w", err))
 	}
-	if c.RequestTimeout < 0 || c.DispatchTimeout < 0 || c.CheckTimeout < 0 || c.QuotaRefresh < 0 || c.StatsCacheTTL < 0 || c.StatsTerminalTTL < 0 {
+	if c.RequestTimeout < 0 || c.DispatchTimeout < 0 || c.CheckTimeout < 0 || c.QuotaRefresh < 0 || c.StatsCacheTTL < 0 || c.StatsTerminalTTL < 0 || c.WorkerTTL < 0 {
 		errs = append(errs, errors.New("timeouts must not be negative"))
 	}
 	if c.RateBurst < 1 || c.AuthFailureBurst < 1 || c.AuthFailureRate <= 0 {
@@ -302,7 +308,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.stats = newStatsCache(s.store, s.log, s.now, cfg.StatsCacheTTL, cfg.StatsTerminalTTL, cfg.CheckTimeout)
+	s.stats = newStatsCache(s.store, s.log, s.now, cfg.StatsCacheTTL, cfg.StatsTerminalTTL, cfg.CheckTimeout, cfg.WorkerTTL)
 	s.tracing, s.tracer, s.messagingSystem = deps.Tracer != nil, telemetry.Tracer(deps.Tracer), deps.MessagingSystem
 	m, err := newMetrics(deps.Registerer, s.stats, s.log)
 	if err != nil {

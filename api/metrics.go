@@ -87,7 +87,7 @@ func newQueueCollector(stats *statsCache, log *slog.Logger) *queueCollector {
 			"Age of the oldest unpublished outbox entry; 0 when none waits. Growing means publishing is failing.",
 			nil, nil),
 		workers: prometheus.NewDesc("flask_queue_workers",
-			"Live workers (heartbeat in the last 30s) draining each queue, from the store's worker records.",
+			"Live workers (last heartbeat within FLASK_WORKER_TTL, 30s by default) draining each queue, from the store's worker records.",
 			[]string{"queue"}, nil),
 		slots: prometheus.NewDesc("flask_queue_worker_slots",
 			"Jobs the live workers of each queue may run at once (the sum of their concurrency for it).",

@@ -27,6 +27,8 @@ type snapshot struct {
 	outbox       int
 	outboxOldest *time.Time
 	workers      []store.WorkerInfo
+	// workerTTL is the heartbeat age past which a worker no longer counts.
+	workerTTL time.Duration
 	// at is the server clock's time of the read (ages are measured from
 	// it); read the monotonic time the cache expires it by.
 	at, read time.Time
@@ -50,6 +52,7 @@ type statsCache struct {
 	ttl         time.Duration
 	timeout     time.Duration
 	terminalTTL time.Duration
+	workerTTL   time.Duration
 
 	mu      sync.Mutex
 	last    *snapshot
@@ -63,8 +66,8 @@ type statsCache struct {
 	terminalPending chan struct{} // closed when the terminal read in progress ends
 }
 
-func newStatsCache(st Store, log *slog.Logger, now func() time.Time, ttl, terminalTTL, timeout time.Duration) *statsCache {
-	return &statsCache{store: st, log: log, now: now, ttl: ttl, terminalTTL: terminalTTL, timeout: timeout}
+func newStatsCache(st Store, log *slog.Logger, now func() time.Time, ttl, terminalTTL, timeout, workerTTL time.Duration) *statsCache {
+	return &statsCache{store: st, log: log, now: now, ttl: ttl, terminalTTL: terminalTTL, timeout: timeout, workerTTL: workerTTL}
 }
 
 // get returns a snapshot no older than ttl, reading the store if needed.
@@ -136,7 +139,7 @@ func (c *statsCache) read() (*snapshot, error) {
 		case <-ctx.Done():
 		}
 	}
-	snap := &snapshot{queues: qs, outbox: n, outboxOldest: oldest, workers: ws, at: at, read: read}
+	snap := &snapshot{queues: qs, outbox: n, outboxOldest: oldest, workers: ws, workerTTL: c.workerTTL, at: at, read: read}
 	c.mu.Lock()
 	// Finished counts one refresh late are still reported; older ones (the
 	// reads keep failing) are dropped rather than shown flat.
@@ -182,16 +185,14 @@ func (c *statsCache) refreshTerminal() <-chan struct{} {
 	return done
 }
 
-// liveWorkerWindow is how recent a worker's heartbeat must be for it to
-// count as live in the statistics: the workers' default FLASK_WORKER_TTL.
-const liveWorkerWindow = 30 * time.Second
-
 // queueWorkers counts, per queue, the live workers draining it and the jobs
-// they may run at once.
+// they may run at once. A worker is live while its last heartbeat is no
+// older than the workers' TTL (Config.WorkerTTL), as the worker pool and
+// the store judge it.
 func (s *snapshot) queueWorkers() (workers, slots map[string]int) {
 	workers, slots = map[string]int{}, map[string]int{}
 	for _, w := range s.workers {
-		if s.at.Sub(w.HeartbeatAt) > liveWorkerWindow {
+		if s.at.Sub(w.HeartbeatAt) > s.workerTTL {
 			continue
 		}
 		for q, n := range w.Queues {

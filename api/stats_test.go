@@ -42,6 +42,27 @@ func decodeScaling(t *testing.T, w *httptest.ResponseRecorder) ScalingView {
 	return v
 }
 
+// A worker counts as live for the workers' TTL, whatever it is set to: with
+// FLASK_WORKER_TTL at 2m, a worker last heard of 90 s ago still counts (with
+// the default 30s it would not).
+func TestQueueScalingWorkerTTL(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		ttl     time.Duration
+		workers int
+	}{{0, 1}, {2 * time.Minute, 2}} {
+		h := newHarness(t, Config{WorkerTTL: c.ttl})
+		key := h.store.AddKey("acme", auth.ScopeStats)
+		h.store.SetWorkers([]store.WorkerInfo{
+			{ID: "w1", Queues: map[string]int{"mail": 10}, HeartbeatAt: testNow.Add(-5 * time.Second)},
+			{ID: "w2", Queues: map[string]int{"mail": 10}, HeartbeatAt: testNow.Add(-90 * time.Second)},
+		})
+		v := decodeScaling(t, h.do(request{method: http.MethodGet, path: "/v1/stats/queues/mail",
+			header: map[string]string{"Authorization": "Bearer " + key}}))
+		require.Equal(t, c.workers, v.Workers, "worker TTL %s", c.ttl)
+	}
+}
+
 func TestQueueScaling(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, Config{})
@@ -131,7 +152,7 @@ func TestStatsCache(t *testing.T) {
 		}
 		return nil
 	})
-	c := newStatsCache(h.store, slog.New(slog.DiscardHandler), func() time.Time { return testNow }, time.Hour, time.Hour, time.Minute)
+	c := newStatsCache(h.store, slog.New(slog.DiscardHandler), func() time.Time { return testNow }, time.Hour, time.Hour, time.Minute, time.Minute)
 
 	// Ten callers at once while the first read is held: one read.
 	var wg sync.WaitGroup
@@ -190,7 +211,7 @@ func TestStatsCacheTerminalPace(t *testing.T) {
 	})
 	putJobs(h, "acme", "mail", job.StateQueued, 2, testNow)
 	putJobs(h, "acme", "mail", job.StateSucceeded, 5, testNow)
-	c := newStatsCache(h.store, slog.New(slog.DiscardHandler), func() time.Time { return testNow }, 0, time.Hour, time.Minute)
+	c := newStatsCache(h.store, slog.New(slog.DiscardHandler), func() time.Time { return testNow }, 0, time.Hour, time.Minute, time.Minute)
 
 	s, err := c.get(t.Context())
 	require.NoError(t, err)

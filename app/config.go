@@ -342,6 +342,11 @@ type APIConfig struct {
 	// (succeeded, failed, cancelled: a scan of every finished job) serves
 	// this process's metrics, between FLASK_STATS_CACHE_TTL and 15m. Default 1m.
 	StatsTerminalTTL time.Duration `envconfig:"STATS_TERMINAL_TTL" default:"1m"`
+	// WorkerTTL is the workers' FLASK_WORKER_TTL, read here too: a worker
+	// whose last heartbeat is older no longer counts as live in the
+	// statistics (flask_queue_workers, GET /v1/stats/queues/{queue}).
+	// Default 30s; set it wherever the workers' is changed.
+	WorkerTTL time.Duration `envconfig:"WORKER_TTL" default:"30s"`
 }
 
 // Validate explains what is wrong with the configuration, naming the

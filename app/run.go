@@ -287,7 +287,7 @@ func ServeAPI(ctx context.Context, cfg APIConfig, p APIParts, ln net.Listener, l
 	verifier := auth.NewVerifier(auth.VerifierConfig{CacheTTL: cfg.APIKeyCacheTTL}, p.Store, log)
 	srv, err := api.New(cfg.apiConfig(api.Config{
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchBodyBytes: cfg.MaxBatchBodyBytes, MaxPayloadBytes: cfg.MaxPayloadBytes,
-		MaxBatch: cfg.MaxBatch, StatsCacheTTL: cfg.StatsCacheTTL, StatsTerminalTTL: cfg.StatsTerminalTTL,
+		MaxBatch: cfg.MaxBatch, StatsCacheTTL: cfg.StatsCacheTTL, StatsTerminalTTL: cfg.StatsTerminalTTL, WorkerTTL: cfg.WorkerTTL,
 	}), api.Deps{
 		Store: p.Store, Catalog: p.Catalog, Dispatcher: rl, Broker: p.Broker, Logger: log,
 		Registerer: p.Metrics, Gatherer: p.Metrics, Verifier: verifier,
