@@ -157,6 +157,10 @@ func TestAlertsFireWhenTheyShould(t *testing.T) {
 			`flask_jobs_finished_total{queue="mail",type="t",state="succeeded"} 0+10x60`, 40 * time.Minute, true},
 		{"FlaskJobFailureRateHigh", "flask_jobs_finished_total{queue=\"mail\",type=\"t\",state=\"failed\"} 0+1x60\n" +
 			`flask_jobs_finished_total{queue="mail",type="t",state="succeeded"} 0+20x60`, 40 * time.Minute, false},
+		// Every attempt fails, but a quiet queue's 10 in 10 minutes stay under
+		// minAttempts (20); 30 do not.
+		{"FlaskJobFailureRateHigh", `flask_jobs_finished_total{queue="mail",type="t",state="failed"} 0+1x60`, 40 * time.Minute, false},
+		{"FlaskJobFailureRateHigh", `flask_jobs_finished_total{queue="mail",type="t",state="failed"} 0+3x60`, 40 * time.Minute, true},
 		{"FlaskDeadJobsGrowing", `flask_queue_jobs{queue="mail",state="failed",instance="a"} 0+1x90`, 80 * time.Minute, true},
 		{"FlaskDeadJobsGrowing", `flask_queue_jobs{queue="mail",state="failed",instance="a"} 500x90`, 80 * time.Minute, false},
 		// The API refreshes the finished counts once per FLASK_STATS_TERMINAL_TTL:
