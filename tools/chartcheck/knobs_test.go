@@ -343,3 +343,33 @@ func TestMetricsAPINetworkPolicy(t *testing.T) {
 	wantEq(t, "API ingress peers without kedaFrom", len(from), 2)
 	wantEq(t, "first peer", Get(from[0], "ipBlock", "cidr"), "10.20.0.0/16")
 }
+
+// TestTracingHeadersFromSecret: the OTLP exporter's headers (they may hold
+// a collector's credentials) reach the API and the workers from a Secret,
+// not the migration hook, and are absent unless asked for.
+func TestTracingHeadersFromSecret(t *testing.T) {
+	t.Parallel()
+	ref := func(objs []Object, kind, name string) any {
+		for _, p := range PodTemplates(objs) {
+			if p.Owner != kind+"/"+name {
+				continue
+			}
+			env, _ := firstContainer(p.Spec)["env"].([]any)
+			for _, e := range env {
+				if Get(e, "name") == "OTEL_EXPORTER_OTLP_HEADERS" {
+					return Get(e, "valueFrom", "secretKeyRef")
+				}
+			}
+			return nil
+		}
+		t.Fatalf("no pod template of %s/%s", kind, name)
+		return nil
+	}
+	objs := renderWith(t, nil, "migrations.enabled=true", "tracing.headersSecret=otel-auth", "tracing.headersSecretKey=h")
+	want := map[string]any{"name": "otel-auth", "key": "h"}
+	wantEq(t, "API headers", ref(objs, "Deployment", "flask-api"), want)
+	wantEq(t, "worker headers", ref(objs, "Deployment", "flask-worker-default"), want)
+	wantEq(t, "migration headers", ref(objs, "Job", "flask-migrate"), nil)
+	objs = renderWith(t, nil)
+	wantEq(t, "API headers by default", ref(objs, "Deployment", "flask-api"), nil)
+}

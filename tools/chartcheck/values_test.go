@@ -179,6 +179,7 @@ func TestValuesRejected(t *testing.T) {
 		{"bad duration", "worker:\n  shutdownGrace: 30 seconds\n", "/worker/shutdownGrace"},
 		{"queue URL not a URL", "broker:\n  sqs:\n    queueURLs:\n      default: flask-default\n", "/broker/sqs/queueURLs/default"},
 		{"secret in env", "api:\n  env:\n    FLASK_HTTP_SIGNING_SECRET: x\n", "looks like a secret"},
+		{"OTLP headers in env", "worker:\n  env:\n    OTEL_EXPORTER_OTLP_HEADERS: authorization=Bearer x\n", "looks like a secret"},
 		{"non-FLASK env", "worker:\n  env:\n    PATH: /tmp\n", "'PATH' does not match pattern"},
 		{"SQS queue without URL", "broker:\n  type: sqs\n  sqs:\n    region: eu-west-1\n    queuePrefix: flask\n", "broker.sqs.queueURLs.default is required"},
 		{"SQS without region", "broker:\n  type: sqs\n  sqs:\n    queueURLs:\n      default: https://sqs.eu-west-1.amazonaws.com/1/flask-default\n", "broker.sqs.region is required"},

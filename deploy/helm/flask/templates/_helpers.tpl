@@ -195,7 +195,7 @@ topologySpreadConstraints:
 {{- end }}
 {{- end }}
 
-{{/* flask.commonEnv: the database URL from its Secret and GOMAXPROCS from the CPU limit; pass (dict "ctx" $ "container" "api"). */}}
+{{/* flask.commonEnv: the database URL from its Secret, GOMAXPROCS from the CPU limit, and the OTLP exporter's headers from theirs (API and workers); pass (dict "ctx" $ "container" "api"). */}}
 {{- define "flask.commonEnv" -}}
 - name: FLASK_DATABASE_URL
   valueFrom:
@@ -208,14 +208,21 @@ topologySpreadConstraints:
       containerName: {{ .container }}
       resource: limits.cpu
       divisor: "1"
+{{- if and .ctx.Values.tracing.headersSecret (ne .container "migrate") }}
+- name: OTEL_EXPORTER_OTLP_HEADERS
+  valueFrom:
+    secretKeyRef:
+      name: {{ .ctx.Values.tracing.headersSecret }}
+      key: {{ .ctx.Values.tracing.headersSecretKey }}
+{{- end }}
 {{- end }}
 
 {{/* flask.envMap renders a map of extra settings as env entries, refusing the secret ones; pass (dict "env" MAP "indent" N). */}}
 {{- define "flask.envMap" -}}
 {{- $indent := .indent }}
 {{- range $k, $v := .env }}
-{{- if regexMatch "(DATABASE_URL|SECRET|PASSWORD|TOKEN)" $k }}
-{{- fail (printf "env %s looks like a secret: secrets come only from Secrets (database.existingSecret, worker.httpSigningSecret)" $k) }}
+{{- if regexMatch "(DATABASE_URL|SECRET|PASSWORD|TOKEN|HEADERS)" $k }}
+{{- fail (printf "env %s looks like a secret: secrets come only from Secrets (database.existingSecret, worker.httpSigningSecret, tracing.headersSecret)" $k) }}
 {{- end }}
 {{- printf "- name: %s\n  value: %s" $k ($v | toString | quote) | nindent $indent }}
 {{- end }}
