@@ -190,6 +190,15 @@ func (r Rules) Validate() error {
 	}
 	for _, d := range []struct {
 		name string
+		s    int
+	}{{"polling", r.PollingInterval}, {"cooldown", r.CooldownPeriod}, {"initial cooldown", r.InitialCooldownPeriod},
+		{"hpa-sync", r.HPASyncPeriod}, {"startup", r.Startup}, {"drain-grace", r.DrainGrace}, {"metric-lag", r.MetricLag}} {
+		if d.s > MaxSeconds {
+			return fmt.Errorf("%s %d: at most %d s", d.name, d.s, MaxSeconds)
+		}
+	}
+	for _, d := range []struct {
+		name string
 		r    ScalingRules
 	}{{"scaleUp", r.Behavior.ScaleUp}, {"scaleDown", r.Behavior.ScaleDown}} {
 		if d.r.StabilizationWindowSeconds < 0 || d.r.StabilizationWindowSeconds > 3600 {
@@ -218,3 +227,8 @@ func (r Rules) Validate() error {
 
 // MaxReplicas bounds maxReplicaCount so a run stays small.
 const MaxReplicas = 10000
+
+// MaxSeconds bounds every time of the rules (polling, cooldowns, HPA sync,
+// start-up, drain grace, metric lag): KEDA's and Kubernetes' fields are
+// int32, and the bound keeps second and millisecond sums from wrapping.
+const MaxSeconds = math.MaxInt32

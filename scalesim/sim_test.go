@@ -1,6 +1,7 @@
 package scalesim
 
 import (
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -194,4 +195,36 @@ func BenchmarkRun(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func TestRunRejectsTimesThatOverflow(t *testing.T) {
+	t.Parallel()
+	// Each of these used to wrap around in second or millisecond
+	// arithmetic: a cooldown of MaxInt64 made last-active + cooldown
+	// negative (scale to zero at once), a start-up of MaxInt64 made a new
+	// pod ready before it was created, a drain grace of MaxInt64 handed
+	// jobs back at a negative time.
+	huge := math.MaxInt64
+	for name, set := range map[string]func(*Rules){
+		"cooldown":         func(r *Rules) { r.CooldownPeriod = huge },
+		"initial cooldown": func(r *Rules) { r.InitialCooldownPeriod = huge },
+		"polling":          func(r *Rules) { r.PollingInterval = huge },
+		"hpa sync":         func(r *Rules) { r.HPASyncPeriod = huge },
+		"startup":          func(r *Rules) { r.Startup = huge },
+		"drain grace":      func(r *Rules) { r.DrainGrace = huge },
+		"metric lag":       func(r *Rules) { r.MetricLag = huge },
+	} {
+		r := DefaultRules()
+		set(&r)
+		_, err := Run(r, jobsAt(10))
+		require.ErrorContains(t, err, "at most", name)
+	}
+	// The largest allowed value runs without wrapping: a pod that never
+	// becomes ready within the run.
+	r := scaleToZeroRules()
+	r.Startup = math.MaxInt32
+	res, err := Run(r, jobsAt(60, 0, 1000))
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Seconds[59].Desired)
+	require.Equal(t, 0, res.Seconds[59].Ready)
 }

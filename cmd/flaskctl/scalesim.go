@@ -245,12 +245,12 @@ func runScaleSim(args []string, stdout, stderr io.Writer) error {
 // parseWholeSeconds reads a Go duration of whole seconds ("90s", "5m"); a
 // bare number is seconds.
 func parseWholeSeconds(v string) (int, error) {
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 && n <= scalesim.MaxDuration {
 		return n, nil
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 || d%time.Second != 0 || d > time.Duration(scalesim.MaxDuration)*time.Second {
-		return 0, errors.New("want whole seconds (90, 90s, 5m)")
+		return 0, errors.New("want whole seconds, at most 7 days (90, 90s, 5m)")
 	}
 	return int(d / time.Second), nil
 }

@@ -102,6 +102,10 @@ func TestScaleSimBadInput(t *testing.T) {
 		{[]string{"--values", "nope.yaml"}, "nope.yaml"},
 		{[]string{"--group", "mail"}, "worker.groups.mail: no such group"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
+		// A bare number of seconds has the same bound as a duration: it
+		// used to pass unbounded and wrap last-active + cooldown around.
+		{[]string{"--min", "0", "--cooldown", "9223372036854775807"}, "--cooldown 9223372036854775807: want whole seconds, at most 7 days"},
+		{[]string{"--startup", "604801"}, "--startup 604801"},
 	} {
 		_, err := scaleSim(t, c.args...)
 		require.Error(t, err, c.args)
