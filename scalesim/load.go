@@ -233,8 +233,8 @@ func readCSV(name string, open func(string) (io.ReadCloser, error)) (counts, err
 			}
 			return nil, fmt.Errorf("%s line %d: want second,count", name, line)
 		}
-		if s < 0 || s >= MaxDuration || n < 0 {
-			return nil, fmt.Errorf("%s line %d: second 0 to %d, count 0 or more", name, line, MaxDuration-1)
+		if s < 0 || s >= MaxDuration || n < 0 || n > MaxJobs {
+			return nil, fmt.Errorf("%s line %d: second 0 to %d, count 0 to %d", name, line, MaxDuration-1, MaxJobs)
 		}
 		total += n
 		if total > MaxJobs {

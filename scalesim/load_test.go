@@ -126,3 +126,20 @@ func TestLoadErrors(t *testing.T) {
 	_, err = Generate(l, d, MaxDuration+1, 1)
 	require.ErrorContains(t, err, "duration")
 }
+
+// csvLoad parses a csv: load whose file holds text.
+func csvLoad(text string) (Load, error) {
+	return ParseLoad("csv:x.csv", func(string) (io.ReadCloser, error) {
+		return io.NopCloser(strings.NewReader(text)), nil
+	})
+}
+
+func TestCSVCountOverflow(t *testing.T) {
+	t.Parallel()
+	// A second row of 2^63 − 1 jobs wrapped the running total negative,
+	// passed the MaxJobs check and then asked for 2^63 − 1 arrivals.
+	_, err := csvLoad("0,1\n1,9223372036854775807\n")
+	require.ErrorContains(t, err, "x.csv line 2: second 0 to 604799, count 0 to 20000000")
+	_, err = csvLoad("0,20000000\n1,1\n")
+	require.ErrorContains(t, err, "more than 20000000 jobs")
+}
