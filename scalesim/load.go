@@ -217,19 +217,20 @@ func readCSV(name string, open func(string) (io.ReadCloser, error)) (counts, err
 	}
 	defer f.Close()
 	var c counts
-	total := 0
+	total, rows := 0, 0
 	sc := bufio.NewScanner(io.LimitReader(f, 64<<20))
 	for line := 1; sc.Scan(); line++ {
 		row := strings.TrimSpace(sc.Text())
 		if row == "" || strings.HasPrefix(row, "#") {
 			continue
 		}
+		rows++
 		sec, cnt, ok := strings.Cut(row, ",")
 		s, err1 := strconv.Atoi(strings.TrimSpace(sec))
 		n, err2 := strconv.Atoi(strings.TrimSpace(cnt))
 		if !ok || err1 != nil || err2 != nil {
-			if line == 1 && len(c) == 0 {
-				continue // a header
+			if rows == 1 {
+				continue // a header: the first row that is not a comment
 			}
 			return nil, fmt.Errorf("%s line %d: want second,count", name, line)
 		}

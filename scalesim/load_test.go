@@ -143,3 +143,19 @@ func TestCSVCountOverflow(t *testing.T) {
 	_, err = csvLoad("0,20000000\n1,1\n")
 	require.ErrorContains(t, err, "more than 20000000 jobs")
 }
+
+func TestCSVHeaderAfterComments(t *testing.T) {
+	t.Parallel()
+	// The docs allow a header and # comments; a header under a leading
+	// comment was refused because only physical line 1 could be one.
+	l, err := csvLoad("# exported from the access log\n\nsecond,count\n0,2\n")
+	require.NoError(t, err)
+	d, err := ParseDurations("fixed:1s")
+	require.NoError(t, err)
+	w, err := Generate(l, d, 10, 1)
+	require.NoError(t, err)
+	require.Equal(t, []int64{0, 500}, w.Arrival)
+	// A second header-like row after data is still an error.
+	_, err = csvLoad("second,count\n0,2\nsecond,count\n")
+	require.ErrorContains(t, err, "x.csv line 3: want second,count")
+}
