@@ -335,8 +335,10 @@ func (d Durations) draw(rng *rand.Rand) int64 {
 		sigma := (math.Log(d.b) - mu) / 1.6448536269514722 // z of the 95th percentile
 		s = math.Exp(mu + sigma*rng.NormFloat64())
 	}
-	ms := int64(math.Round(s * 1000))
-	return min(max(ms, 1), maxJobDuration.Milliseconds())
+	// Clamp before converting: a far log-normal tail exceeds an int64
+	// (or is +Inf), and the conversion of such a float is undefined.
+	ms := math.Round(min(s*1000, float64(maxJobDuration.Milliseconds())))
+	return max(int64(ms), 1)
 }
 
 // Workload is the jobs of one run, shared by compared rule sets so that

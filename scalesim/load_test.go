@@ -3,6 +3,7 @@ package scalesim
 import (
 	"io"
 	"math"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"testing"
@@ -158,4 +159,25 @@ func TestCSVHeaderAfterComments(t *testing.T) {
 	// A second header-like row after data is still an error.
 	_, err = csvLoad("second,count\n0,2\nsecond,count\n")
 	require.ErrorContains(t, err, "x.csv line 3: want second,count")
+}
+
+func TestLognormalTailCapsAt24h(t *testing.T) {
+	t.Parallel()
+	// With median 1 ns and p95 24 h, sigma is about 19.5: a normal draw
+	// above about 2.95 gives more ms than an int64 holds, and the
+	// conversion turned those into the minimum (1 ms) instead of the 24 h
+	// cap. Replay the same seed to know each draw's z.
+	d, err := ParseDurations("lognormal:1ns,24h")
+	require.NoError(t, err)
+	capMs := maxJobDuration.Milliseconds()
+	tail := 0
+	for seed := range uint64(3000) {
+		z := rand.New(rand.NewPCG(seed, 1)).NormFloat64()
+		got := d.draw(rand.New(rand.NewPCG(seed, 1)))
+		if z > 2 {
+			tail++
+			require.Equal(t, capMs, got, "seed %d, z %.2f", seed, z)
+		}
+	}
+	require.Greater(t, tail, 10, "the test reaches the tail")
 }
