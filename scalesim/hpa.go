@@ -5,12 +5,14 @@ import "math"
 // MetricReplicas is the HPA's proposal for one External metric with an
 // AverageValue target: ceil(metric / target), unless the usage ratio
 // metric / (target × current) is within tolerance of 1, when the current
-// count stays. A ratio exactly at 1 ± tolerance keeps the count (the
-// controller scales only when |1 − ratio| > tolerance).
+// count stays. A ratio exactly at 1 ± tolerance keeps the count, as
+// Kubernetes' Tolerances.isWithin tests it: 1 − tolerance ≤ ratio ≤
+// 1 + tolerance (not |1 − ratio| ≤ tolerance, which floating point makes
+// false at 1.1).
 func MetricReplicas(metric, target float64, current int, tolerance float64) int {
 	if current > 0 {
 		ratio := metric / (target * float64(current))
-		if math.Abs(1-ratio) <= tolerance {
+		if 1-tolerance <= ratio && ratio <= 1+tolerance {
 			return current
 		}
 	}

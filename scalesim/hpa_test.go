@@ -27,6 +27,13 @@ func TestMetricReplicasTolerance(t *testing.T) {
 		{"operations example", 3000, 400, 5, 8},
 		// ratio 2100 / 2000 = 1.05: keep 5.
 		{"operations example in tolerance", 2100, 400, 5, 5},
+		// ratio exactly 1.1 and 0.9: on the edge, kept (Kubernetes'
+		// Tolerances.isWithin: 1 − 0.1 ≤ ratio ≤ 1 + 0.1). |1 − 1.1| is
+		// 0.10000000000000009 in floating point, so a test on |1 − ratio|
+		// scaled up at 1.1 but not down at 0.9.
+		{"upper edge", 110, 10, 10, 10},
+		{"lower edge", 90, 10, 10, 10},
+		{"upper edge, 30 replicas", 33, 1, 30, 30},
 		// nothing to do: ceil(0) = 0 (the HPA then clamps to its minimum).
 		{"empty", 0, 20, 3, 0},
 	} {
