@@ -228,3 +228,23 @@ func TestRunRejectsTimesThatOverflow(t *testing.T) {
 	require.Equal(t, 1, res.Seconds[59].Desired)
 	require.Equal(t, 0, res.Seconds[59].Ready)
 }
+
+func TestWaitsCountJobsNeverStarted(t *testing.T) {
+	t.Parallel()
+	// One pod, one slot, busy for the whole run with job 0; ten jobs
+	// arrive at t=1 s and never start. Their waits (at least 99 s when the
+	// run ends at 100 s) must show: the percentiles used to cover only the
+	// jobs that started, here job 0 with 0 s, so an overloaded rule set
+	// looked perfect.
+	r := drainRules()
+	r.Max = 1
+	al := []int64{0, 1_000_000}
+	for range 10 {
+		al = append(al, 1000, 1000)
+	}
+	res, err := Run(r, jobsAt(100, al...))
+	require.NoError(t, err)
+	require.Equal(t, 10, res.Summary.Left-1)
+	require.Equal(t, 99.0, res.Summary.WaitMax)
+	require.Equal(t, 99.0, res.Summary.WaitP50)
+}
