@@ -56,6 +56,9 @@ func (h *hpa) desired(now, current, proposal int) int {
 	if current < h.min {
 		return h.record(now, current, h.min)
 	}
+	if h.behavior.Unset {
+		return h.record(now, current, h.legacy(now, current, proposal))
+	}
 	stabilized := h.stabilize(now, current, proposal)
 	return h.record(now, current, h.limit(now, current, stabilized))
 }
@@ -86,6 +89,27 @@ func (h *hpa) stabilize(now, current, proposal int) int {
 	rec = max(rec, up)
 	rec = min(rec, down)
 	return rec
+}
+
+// legacyDownscaleWindow is the controller manager's
+// --horizontal-pod-autoscaler-downscale-stabilization default (5 min).
+const legacyDownscaleWindow = 300
+
+// legacy is Kubernetes' normalizeDesiredReplicas, for an HPA without a
+// behavior: the highest recommendation of the last 300 s, edges included
+// (stabilizeRecommendation drops only those before the cutoff), clamped to
+// min … min(max, max(2 × current, 4)) (convertDesiredReplicasWithRules).
+func (h *hpa) legacy(now, current, proposal int) int {
+	rec := proposal
+	keep := h.recs[:0]
+	for _, r := range h.recs {
+		if r.at >= now-legacyDownscaleWindow {
+			rec = max(rec, r.replicas)
+			keep = append(keep, r)
+		}
+	}
+	h.recs = append(keep, recommendation{now, proposal})
+	return min(max(rec, h.min), h.max, max(2*current, 4))
 }
 
 // limit applies the min/max and the scaling policies of the direction.

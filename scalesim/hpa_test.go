@@ -150,3 +150,33 @@ func TestScaleUpStabilizationWindow(t *testing.T) {
 	// 8, 8; t=0 out) → 8, limited by the policies to max(2 × 2, 2 + 4) = 6.
 	require.Equal(t, []int{2, 2, 6}, syncs(h, 2, 2, 8, 8))
 }
+
+func TestUnsetBehaviorIsTheLegacyPath(t *testing.T) {
+	t.Parallel()
+	// An HPA without spec.behavior (the chart's behavior: null; KEDA
+	// copies nil through) takes the controller's normalizeDesiredReplicas,
+	// not the documented default policies: scale up to at most
+	// max(2 × current, 4) per sync, from the current count (no periods):
+	//   1 → max(2, 4) = 4 (the default policies would allow 1 + 4 = 5)
+	//   4 → 8 → 16 → 20 (max)
+	unset := Behavior{Unset: true, ScaleUp: DefaultScaleUp(), ScaleDown: DefaultScaleDown()}
+	h := newHPA(unset, 1, 20)
+	require.Equal(t, []int{4, 8, 16, 20}, syncs(h, 1, 50, 50, 50, 50))
+	// For comparison, the same proposals with the default behavior.
+	h = newHPA(Behavior{ScaleUp: DefaultScaleUp(), ScaleDown: DefaultScaleDown()}, 1, 20)
+	require.Equal(t, []int{5, 10, 20, 20}, syncs(h, 1, 50, 50, 50, 50))
+
+	// Scale down: the highest recommendation of the last 300 s, edges
+	// included (stabilizeRecommendation drops only those Before the
+	// cutoff), then no rate limit. 10 at t=0, 2 from t=15: at t=300 the
+	// 10 of t=0 is exactly 300 s old and still counts; at t=315 it is out
+	// and the count drops to 2 at once.
+	h = newHPA(unset, 1, 20)
+	props := []int{10}
+	for range 21 {
+		props = append(props, 2)
+	}
+	got := syncs(h, 10, props...)
+	require.Equal(t, 10, got[20], "t=300")
+	require.Equal(t, 2, got[21], "t=315")
+}

@@ -74,10 +74,16 @@ type ScalingRules struct {
 // Behavior is the HPA behavior: scale-up and scale-down rules.
 type Behavior struct {
 	ScaleUp, ScaleDown ScalingRules
+	// Unset is an HPA without spec.behavior (the chart's behavior: null):
+	// the controller then skips ScaleUp and ScaleDown for its older
+	// normalizeDesiredReplicas: the highest recommendation of the last
+	// 300 s (--horizontal-pod-autoscaler-downscale-stabilization), then at
+	// most max(2 × current, 4) replicas, no scale-down rate limit.
+	Unset bool
 }
 
-// DefaultScaleUp is Kubernetes' scale-up rule when none is set: no
-// stabilization, the larger of +100 % and +4 pods per 15 s.
+// DefaultScaleUp is Kubernetes' scale-up rule for a behavior that leaves
+// scaleUp out: no stabilization, the larger of +100 % and +4 pods per 15 s.
 func DefaultScaleUp() ScalingRules {
 	return ScalingRules{
 		StabilizationWindowSeconds: 0,
@@ -86,8 +92,9 @@ func DefaultScaleUp() ScalingRules {
 	}
 }
 
-// DefaultScaleDown is Kubernetes' scale-down rule when none is set: a 300 s
-// window, then every pod may go within 15 s (100 %).
+// DefaultScaleDown is Kubernetes' scale-down rule for a behavior that
+// leaves scaleDown out: a 300 s window, then every pod may go within 15 s
+// (100 %).
 func DefaultScaleDown() ScalingRules {
 	return ScalingRules{
 		StabilizationWindowSeconds: 300,

@@ -331,8 +331,9 @@ func (v Values) Rules(group, queue string, base Rules) (Rules, string, string, e
 		rd.rules(b, "autoscaling.behavior.scaleDown", &r.Behavior.ScaleDown)
 	case nil:
 		if _, set := as["behavior"]; set {
-			// behavior: null renders no behavior: Kubernetes' defaults.
-			r.Behavior = Behavior{ScaleUp: DefaultScaleUp(), ScaleDown: DefaultScaleDown()}
+			// behavior: null renders no behavior, and KEDA passes none to
+			// the HPA: the controller's legacy rules (Behavior.Unset).
+			r.Behavior = Behavior{ScaleUp: DefaultScaleUp(), ScaleDown: DefaultScaleDown(), Unset: true}
 		}
 	}
 	if s, ok := g["shutdownGrace"].(string); ok {

@@ -120,9 +120,9 @@ func TestValuesMergeAndTriggers(t *testing.T) {
 	require.Equal(t, 40, r.Max)
 	require.Equal(t, 600, r.Behavior.ScaleDown.StabilizationWindowSeconds)
 	require.Equal(t, []Policy{{PolicyPercent, 50, 60}}, r.Behavior.ScaleDown.Policies, "the chart's policies stay")
-	// behavior: null renders none: Kubernetes' defaults.
+	// behavior: null renders none: the HPA's legacy rules.
 	r = rules(parse("worker:\n  defaults:\n    autoscaling:\n      behavior: null\n"))
-	require.Equal(t, Behavior{ScaleUp: DefaultScaleUp(), ScaleDown: DefaultScaleDown()}, r.Behavior)
+	require.Equal(t, Behavior{ScaleUp: DefaultScaleUp(), ScaleDown: DefaultScaleDown(), Unset: true}, r.Behavior)
 	// The trigger: the broker's scaler after broker.type, or metrics-api
 	// on the group, counting running jobs unless valueLocation is queued.
 	require.Equal(t, TriggerSQS, rules(parse("broker:\n  type: sqs\n")).Trigger)

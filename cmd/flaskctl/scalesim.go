@@ -132,10 +132,23 @@ func runScaleSim(args []string, stdout, stderr io.Writer) error {
 	secondsFlag("drain-grace", func(r *scalesim.Rules) *int { return &r.DrainGrace })
 	secondsFlag("hpa-sync", func(r *scalesim.Rules) *int { return &r.HPASyncPeriod })
 	secondsFlag("metric-lag", func(r *scalesim.Rules) *int { return &r.MetricLag })
-	secondsFlag("scale-down-window", func(r *scalesim.Rules) *int { return &r.Behavior.ScaleDown.StabilizationWindowSeconds })
-	secondsFlag("scale-up-window", func(r *scalesim.Rules) *int { return &r.Behavior.ScaleUp.StabilizationWindowSeconds })
-	override("scale-up", func(v string, r *scalesim.Rules) error { return parseScalingRules(v, &r.Behavior.ScaleUp) })
-	override("scale-down", func(v string, r *scalesim.Rules) error { return parseScalingRules(v, &r.Behavior.ScaleDown) })
+	// A behavior flag gives the HPA a behavior even over behavior: null.
+	secondsFlag("scale-down-window", func(r *scalesim.Rules) *int {
+		r.Behavior.Unset = false
+		return &r.Behavior.ScaleDown.StabilizationWindowSeconds
+	})
+	secondsFlag("scale-up-window", func(r *scalesim.Rules) *int {
+		r.Behavior.Unset = false
+		return &r.Behavior.ScaleUp.StabilizationWindowSeconds
+	})
+	override("scale-up", func(v string, r *scalesim.Rules) error {
+		r.Behavior.Unset = false
+		return parseScalingRules(v, &r.Behavior.ScaleUp)
+	})
+	override("scale-down", func(v string, r *scalesim.Rules) error {
+		r.Behavior.Unset = false
+		return parseScalingRules(v, &r.Behavior.ScaleDown)
+	})
 	override("scale-on-in-flight", func(v string, r *scalesim.Rules) error {
 		b, err := strconv.ParseBool(v)
 		r.ScaleOnInFlight = b

@@ -126,3 +126,19 @@ func TestScaleSimFlagsOverride(t *testing.T) {
 		require.Contains(t, out, want)
 	}
 }
+
+func TestScaleSimBehaviorNull(t *testing.T) {
+	t.Parallel()
+	null := filepath.Join(t.TempDir(), "null.yaml")
+	require.NoError(t, os.WriteFile(null, []byte("worker:\n  defaults:\n    autoscaling:\n      behavior: null\n"), 0o644))
+	out, err := scaleSim(t, "--values", null, "--duration", "1m", "--timeline", "0")
+	require.NoError(t, err)
+	require.Contains(t, out, "no behavior: up to max(2x, 4) per sync")
+	require.Contains(t, out, "no behavior: window 300s, no rate limit")
+	// A behavior flag gives the HPA a behavior again, with Kubernetes'
+	// defaults for what the flag leaves out.
+	out, err = scaleSim(t, "--values", null, "--duration", "1m", "--timeline", "0", "--scale-down", "50%/60s")
+	require.NoError(t, err)
+	require.Contains(t, out, "window 0s, 100%/15s 4/15s max")
+	require.Contains(t, out, "window 300s, 50%/60s")
+}
