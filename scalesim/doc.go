@@ -5,8 +5,10 @@
 // The inputs are Rules (read from the chart's values with Values.Rules, or
 // set directly) and a Workload (Generate: arrivals from a Load profile, job
 // lengths from a Durations distribution, drawn from a seed so that two rule
-// sets can run on the very same jobs). Run returns the per-second series and
-// a Summary; WriteTable, WriteCSV and WriteSVG render one or two runs.
+// sets can run on the very same jobs; Run draws them again from saved
+// random states, so memory does not grow with the number of jobs). Run
+// returns the per-second series and a Summary; WriteTable, WriteCSV and
+// WriteSVG render one or two runs.
 //
 // The model, second t of a run:
 //

@@ -40,6 +40,7 @@ func FuzzParseLoad(f *testing.F) {
 		if err != nil {
 			return
 		}
+		w = materialize(w)
 		for i, a := range w.Arrival {
 			if a < 0 || a >= 5000 || (i > 0 && a < w.Arrival[i-1]) {
 				t.Fatalf("arrival %d at %d ms in a 5 s run, or out of order", i, a)
@@ -64,7 +65,7 @@ func FuzzParseDurations(f *testing.F) {
 		if err != nil {
 			t.Fatalf("generate: %v", err)
 		}
-		for _, n := range w.Length {
+		for _, n := range materialize(w).Length {
 			if n < 1 || n > maxJobDuration.Milliseconds() {
 				t.Fatalf("%q drew a job of %d ms", spec, n)
 			}
