@@ -20,8 +20,8 @@
 //     running), optionally as it was MetricLag seconds ago.
 //  3. Every PollingInterval KEDA checks activity (metric > Activation):
 //     active at 0 (or idle) replicas wakes the group to max(Min, 1);
-//     inactive for more than CooldownPeriod since the last active check
-//     puts a group with Min 0 (or an idle count) back to 0 (or idle).
+//     inactive for CooldownPeriod since the last active check puts a
+//     group with Min 0 (or an idle count) back to 0 (or idle).
 //  4. Every HPASyncPeriod, with at least one replica, the HPA proposes
 //     ceil(metric / Target) unless metric / (Target × current) is within
 //     Tolerance of 1, then applies the stabilization windows and the

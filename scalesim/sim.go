@@ -205,7 +205,7 @@ func (s *sim) poll(t int, metric float64, current int) int {
 		return current
 	}
 	if current > rest && (s.r.Min == 0 || s.r.Idle >= 0) {
-		cooled := s.everActive && t > s.lastActive+s.r.CooldownPeriod
+		cooled := s.everActive && t >= s.lastActive+s.r.CooldownPeriod
 		if !s.everActive {
 			cooled = t >= s.r.InitialCooldownPeriod
 		}

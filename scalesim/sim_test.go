@@ -66,8 +66,11 @@ func TestCooldownToZeroAndStartup(t *testing.T) {
 	//   t=0: metric 0 (the job is not there yet): inactive, stay 0.
 	//   t=15: metric 1 > 0: active (last active 15), wake to 1; the pod is ready at 25.
 	//   the job starts at 25 (waited 25 − 0.5 = 24.5 s) and ends at 27.
-	//   t=30…75: inactive; KEDA scales in once now > last active + cooldown
-	//   = 75, so not at 75 but at the poll of t=90.
+	//   t=30…60: inactive; at the poll of t=75 the cooldown (60 s since the
+	//   last active poll at 15) has passed: KEDA's check, lastActiveTime +
+	//   cooldown before now, holds there because lastActiveTime is stored
+	//   to the second (metav1.Time) while now runs on by the poll's own
+	//   milliseconds, so the group goes to 0 at 75, not one poll later.
 	res, err := Run(scaleToZeroRules(), jobsAt(120, 500, 2000))
 	require.NoError(t, err)
 	require.Equal(t, 1, res.Seconds[15].Desired)
@@ -75,15 +78,15 @@ func TestCooldownToZeroAndStartup(t *testing.T) {
 	require.Equal(t, 0, res.Seconds[24].Running, "no job starts before the pod is ready")
 	require.Equal(t, 1, res.Seconds[25].Ready)
 	require.Equal(t, 1, res.Seconds[25].Running)
-	require.Equal(t, 1, res.Seconds[89].Desired)
-	require.Equal(t, 0, res.Seconds[90].Desired)
-	require.Equal(t, 0, res.Seconds[90].Pods)
+	require.Equal(t, 1, res.Seconds[74].Desired)
+	require.Equal(t, 0, res.Seconds[75].Desired)
+	require.Equal(t, 0, res.Seconds[75].Pods)
 	require.Equal(t, 24.5, res.Summary.WaitMax)
 	require.Equal(t, 1, res.Summary.Completed)
 	require.Equal(t, 1, res.Summary.ScaleUps)
 	require.Equal(t, 1, res.Summary.ScaleDowns)
-	// Pods existed from 15 to 89: 75 pod-seconds.
-	require.InDelta(t, 75.0/60, res.Summary.PodMinutes, 1e-9)
+	// Pods existed from 15 to 74: 60 pod-seconds.
+	require.InDelta(t, 60.0/60, res.Summary.PodMinutes, 1e-9)
 
 	// With minReplicaCount 1 nothing goes to zero.
 	r := scaleToZeroRules()
@@ -102,9 +105,9 @@ func TestCooldownToZeroAndStartup(t *testing.T) {
 	// job at t=100 → active at the poll of t=105: to min 2.
 	require.Equal(t, 0, res.Seconds[104].Desired)
 	require.Equal(t, 2, res.Seconds[105].Desired)
-	// last active 105 (metric 1 until the pods are ready at 115): cooldown ends after 165, poll 180.
-	require.Equal(t, 2, res.Seconds[179].Desired)
-	require.Equal(t, 0, res.Seconds[180].Desired)
+	// last active 105 (metric 1 until the pods are ready at 115): the cooldown has passed at the poll of 165.
+	require.Equal(t, 2, res.Seconds[164].Desired)
+	require.Equal(t, 0, res.Seconds[165].Desired)
 }
 
 // drainRules make one job in the backlog worth one pod, with scale-in at once.
