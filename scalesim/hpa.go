@@ -10,9 +10,15 @@ import "math"
 // 1 + tolerance (not |1 − ratio| ≤ tolerance, which floating point makes
 // false at 1.1).
 func MetricReplicas(metric, target float64, current int, tolerance float64) int {
+	return metricReplicas(metric, target, current, tolerance, tolerance)
+}
+
+// metricReplicas is MetricReplicas with a tolerance for each direction:
+// the count stays while 1 − down ≤ ratio ≤ 1 + up.
+func metricReplicas(metric, target float64, current int, down, up float64) int {
 	if current > 0 {
 		ratio := metric / (target * float64(current))
-		if 1-tolerance <= ratio && ratio <= 1+tolerance {
+		if 1-down <= ratio && ratio <= 1+up {
 			return current
 		}
 	}

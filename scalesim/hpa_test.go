@@ -180,3 +180,35 @@ func TestUnsetBehaviorIsTheLegacyPath(t *testing.T) {
 	require.Equal(t, 10, got[20], "t=300")
 	require.Equal(t, 2, got[21], "t=315")
 }
+
+func TestToleranceByDirection(t *testing.T) {
+	t.Parallel()
+	// behavior.scaleUp/scaleDown.tolerance (Kubernetes 1.33+,
+	// HPAConfigurableTolerance) replace the controller's 0.1 in their
+	// direction. Target 1 per replica, 100 replicas, so the ratio is the
+	// metric / 100; scale up only beyond 1.5, down below 0.95.
+	r := drainRules()
+	r.Target, r.Min, r.Max, r.Tolerance = 1, 100, 200, 0.1
+	up, down := 0.5, 0.05
+	r.Behavior.ScaleUp.Tolerance, r.Behavior.ScaleDown.Tolerance = &up, &down
+	require.Equal(t, 0.5, r.upTolerance())
+	require.Equal(t, 0.05, r.downTolerance())
+	for _, c := range []struct {
+		metric float64
+		want   int
+	}{
+		{140, 100}, // 1.4: inside the scale-up tolerance (the global 0.1 would give 140)
+		{150, 100}, // 1.5: on its edge
+		{151, 151},
+		{94, 94},  // 0.94: outside the scale-down tolerance (the global 0.1 would keep 100)
+		{95, 100}, // 0.95: on its edge
+	} {
+		require.Equal(t, c.want, metricReplicas(c.metric, r.Target, 100, r.downTolerance(), r.upTolerance()), "metric %v", c.metric)
+	}
+	// Unset, a direction takes the controller's tolerance.
+	r.Behavior.ScaleUp.Tolerance = nil
+	require.Equal(t, 0.1, r.upTolerance())
+	bad := -0.1
+	r.Behavior.ScaleDown.Tolerance = &bad
+	require.ErrorContains(t, r.Validate(), "scaleDown.tolerance -0.1")
+}

@@ -151,6 +151,9 @@ func rulesText(r ScalingRules) string {
 	if len(r.Policies) > 1 {
 		s += " " + strings.ToLower(string(r.Select))
 	}
+	if r.Tolerance != nil {
+		s += ", tolerance " + num(*r.Tolerance)
+	}
 	return s
 }
 

@@ -69,6 +69,9 @@ type ScalingRules struct {
 	StabilizationWindowSeconds int
 	Policies                   []Policy
 	Select                     SelectPolicy
+	// Tolerance is this direction's tolerance (Kubernetes 1.33+ with the
+	// HPAConfigurableTolerance feature gate); nil: Rules.Tolerance.
+	Tolerance *float64
 }
 
 // Behavior is the HPA behavior: scale-up and scale-down rules.
@@ -125,7 +128,8 @@ type Rules struct {
 	Behavior              Behavior
 	// HPASyncPeriod is the HPA controller's sync period (15 s).
 	HPASyncPeriod int
-	// Tolerance is the HPA's tolerance around ratio 1 (0.1).
+	// Tolerance is the HPA controller's tolerance around ratio 1 (0.1),
+	// for each direction whose behavior sets none.
 	Tolerance float64
 	// Startup is how long a new pod takes to become ready.
 	Startup int
@@ -214,6 +218,9 @@ func (r Rules) Validate() error {
 		if d.r.Select != SelectMax && d.r.Select != SelectMin && d.r.Select != SelectDisabled {
 			return fmt.Errorf("%s.selectPolicy %q: use Max, Min or Disabled", d.name, d.r.Select)
 		}
+		if tol := d.r.Tolerance; tol != nil && !(*tol >= 0 && *tol < 1) {
+			return fmt.Errorf("%s.tolerance %v: must be 0 to below 1", d.name, *tol)
+		}
 		if len(d.r.Policies) == 0 && d.r.Select != SelectDisabled {
 			return fmt.Errorf("%s.policies: at least one policy (or selectPolicy Disabled)", d.name)
 		}
@@ -230,6 +237,18 @@ func (r Rules) Validate() error {
 		}
 	}
 	return nil
+}
+
+// upTolerance and downTolerance are the tolerances the HPA applies above
+// and below ratio 1.
+func (r Rules) upTolerance() float64   { return tolerance(r.Behavior.ScaleUp, r.Tolerance) }
+func (r Rules) downTolerance() float64 { return tolerance(r.Behavior.ScaleDown, r.Tolerance) }
+
+func tolerance(s ScalingRules, controller float64) float64 {
+	if s.Tolerance != nil {
+		return *s.Tolerance
+	}
+	return controller
 }
 
 // MaxReplicas bounds maxReplicaCount so a run stays small.

@@ -145,7 +145,7 @@ func Run(r Rules, w *Workload) (*Result, error) {
 			desired = s.poll(t, observed, desired)
 		}
 		if t%r.HPASyncPeriod == 0 && desired > 0 {
-			proposal := MetricReplicas(observed, r.Target, desired, r.Tolerance)
+			proposal := metricReplicas(observed, r.Target, desired, r.downTolerance(), r.upTolerance())
 			desired = s.hpa.desired(t, desired, proposal)
 		}
 		s.scale(t, ms, desired)

@@ -135,3 +135,20 @@ func TestValuesMergeAndTriggers(t *testing.T) {
 	_, _, _, err := ChartDefaults().Merge(parse("worker:\n  groups:\n    default:\n      autoscaling:\n        trigger: cpu\n")).Rules("", "", DefaultRules())
 	require.ErrorContains(t, err, "worker.groups.default.autoscaling.trigger")
 }
+
+func TestValuesTolerance(t *testing.T) {
+	t.Parallel()
+	// The chart's schema takes behavior.<direction>.tolerance as a number or
+	// a string (a Kubernetes quantity); the simulator used to accept the key
+	// and ignore it.
+	v, err := ParseValues("t.yaml", []byte("worker:\n  defaults:\n    autoscaling:\n      behavior:\n        scaleUp:\n          tolerance: 0\n        scaleDown:\n          tolerance: \"50m\"\n"))
+	require.NoError(t, err)
+	r, _, _, err := ChartDefaults().Merge(v).Rules("", "", DefaultRules())
+	require.NoError(t, err)
+	require.Equal(t, 0.0, r.upTolerance())
+	require.Equal(t, 0.05, r.downTolerance())
+	v, err = ParseValues("t.yaml", []byte("worker:\n  defaults:\n    autoscaling:\n      behavior:\n        scaleDown:\n          tolerance: lots\n"))
+	require.NoError(t, err)
+	_, _, _, err = ChartDefaults().Merge(v).Rules("", "", DefaultRules())
+	require.ErrorContains(t, err, "autoscaling.behavior.scaleDown.tolerance: want")
+}

@@ -30,7 +30,7 @@ Rules (chart values, then flags):
   --activation N       --min N  --max N  --idle N   --polling 15s  --cooldown 5m
   --initial-cooldown D --scale-up SPEC  --scale-down SPEC  --scale-down-window D
                        SPEC: comma list of window=D, select=Max|Min|Disabled,
-                       N%/D (Percent policy), N/D (Pods policy)
+                       tolerance=X, N%/D (Percent policy), N/D (Pods policy)
   --scale-on-in-flight=BOOL (sqs)  --concurrency N  --startup 10s
   --drain-grace D      --hpa-sync 15s  --tolerance 0.1  --metric-lag 0s
 Load:
@@ -268,8 +268,8 @@ func parseWholeSeconds(v string) (int, error) {
 	return int(d / time.Second), nil
 }
 
-// parseScalingRules reads window=D, select=Max|Min|Disabled, N%/D and N/D
-// items; any policy given replaces the policies.
+// parseScalingRules reads window=D, select=Max|Min|Disabled, tolerance=X,
+// N%/D and N/D items; any policy given replaces the policies.
 func parseScalingRules(v string, r *scalesim.ScalingRules) error {
 	var policies []scalesim.Policy
 	for _, item := range strings.Split(v, ",") {
@@ -283,10 +283,16 @@ func parseScalingRules(v string, r *scalesim.ScalingRules) error {
 			r.StabilizationWindowSeconds = s
 		case strings.HasPrefix(item, "select="):
 			r.Select = scalesim.SelectPolicy(strings.TrimPrefix(item, "select="))
+		case strings.HasPrefix(item, "tolerance="):
+			tol, err := strconv.ParseFloat(strings.TrimPrefix(item, "tolerance="), 64)
+			if err != nil || math.IsNaN(tol) || math.IsInf(tol, 0) {
+				return fmt.Errorf("%s: want a number such as 0.05", item)
+			}
+			r.Tolerance = &tol
 		default:
 			amount, period, ok := strings.Cut(item, "/")
 			if !ok {
-				return fmt.Errorf("%q: want window=D, select=Max|Min|Disabled, N%%/D or N/D", item)
+				return fmt.Errorf("%q: want window=D, select=Max|Min|Disabled, tolerance=X, N%%/D or N/D", item)
 			}
 			p := scalesim.Policy{Type: scalesim.PolicyPods}
 			if strings.HasSuffix(amount, "%") {

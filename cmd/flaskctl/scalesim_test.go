@@ -141,4 +141,9 @@ func TestScaleSimBehaviorNull(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, out, "window 0s, 100%/15s 4/15s max")
 	require.Contains(t, out, "window 300s, 50%/60s")
+	out, err = scaleSim(t, "--duration", "1m", "--timeline", "0", "--scale-down", "tolerance=0.05")
+	require.NoError(t, err)
+	require.Contains(t, out, "window 300s, 50%/60s, tolerance 0.05")
+	_, err = scaleSim(t, "--scale-up", "tolerance=x")
+	require.ErrorContains(t, err, "tolerance=x: want a number")
 }
