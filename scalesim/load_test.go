@@ -192,3 +192,20 @@ func TestLognormalTailCapsAt24h(t *testing.T) {
 	}
 	require.Greater(t, tail, 10, "the test reaches the tail")
 }
+
+func TestStreamedPartsMergeInOrder(t *testing.T) {
+	t.Parallel()
+	// CSV rows out of order and a second given twice, plus a burst on the
+	// same second: the jobs come out sorted, each row spread in its second.
+	l, err := ParseLoad("csv:x.csv+burst:2@5s", func(string) (io.ReadCloser, error) {
+		return io.NopCloser(strings.NewReader("5,2\n0,3\n5,1\n")), nil
+	})
+	require.NoError(t, err)
+	d, err := ParseDurations("fixed:1s")
+	require.NoError(t, err)
+	w, err := Generate(l, d, 8, 1)
+	require.NoError(t, err)
+	require.Equal(t, 8, w.Jobs)
+	require.Equal(t, []int64{0, 333, 666, 5000, 5000, 5000, 5000, 5500}, materialize(w).Arrival)
+	require.Equal(t, []int{5}, w.Bursts)
+}
