@@ -5,8 +5,10 @@
 // The inputs are Rules (read from the chart's values with Values.Rules, or
 // set directly) and a Workload (Generate: arrivals from a Load profile, job
 // lengths from a Durations distribution, drawn from a seed so that two rule
-// sets can run on the very same jobs). Run returns the per-second series and
-// a Summary; WriteTable, WriteCSV and WriteSVG render one or two runs.
+// sets can run on the very same jobs; Run draws them again from saved
+// random states, so memory does not grow with the number of jobs). Run
+// returns the per-second series and a Summary; WriteTable, WriteCSV and
+// WriteSVG render one or two runs.
 //
 // The model, second t of a run:
 //
@@ -18,8 +20,8 @@
 //     running), optionally as it was MetricLag seconds ago.
 //  3. Every PollingInterval KEDA checks activity (metric > Activation):
 //     active at 0 (or idle) replicas wakes the group to max(Min, 1);
-//     inactive for more than CooldownPeriod since the last active check
-//     puts a group with Min 0 (or an idle count) back to 0 (or idle).
+//     inactive for CooldownPeriod since the last active check puts a
+//     group with Min 0 (or an idle count) back to 0 (or idle).
 //  4. Every HPASyncPeriod, with at least one replica, the HPA proposes
 //     ceil(metric / Target) unless metric / (Target × current) is within
 //     Tolerance of 1, then applies the stabilization windows and the

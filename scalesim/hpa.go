@@ -5,12 +5,20 @@ import "math"
 // MetricReplicas is the HPA's proposal for one External metric with an
 // AverageValue target: ceil(metric / target), unless the usage ratio
 // metric / (target × current) is within tolerance of 1, when the current
-// count stays. A ratio exactly at 1 ± tolerance keeps the count (the
-// controller scales only when |1 − ratio| > tolerance).
+// count stays. A ratio exactly at 1 ± tolerance keeps the count, as
+// Kubernetes' Tolerances.isWithin tests it: 1 − tolerance ≤ ratio ≤
+// 1 + tolerance (not |1 − ratio| ≤ tolerance, which floating point makes
+// false at 1.1).
 func MetricReplicas(metric, target float64, current int, tolerance float64) int {
+	return metricReplicas(metric, target, current, tolerance, tolerance)
+}
+
+// metricReplicas is MetricReplicas with a tolerance for each direction:
+// the count stays while 1 − down ≤ ratio ≤ 1 + up.
+func metricReplicas(metric, target float64, current int, down, up float64) int {
 	if current > 0 {
 		ratio := metric / (target * float64(current))
-		if math.Abs(1-ratio) <= tolerance {
+		if 1-down <= ratio && ratio <= 1+up {
 			return current
 		}
 	}
@@ -54,6 +62,9 @@ func (h *hpa) desired(now, current, proposal int) int {
 	if current < h.min {
 		return h.record(now, current, h.min)
 	}
+	if h.behavior.Unset {
+		return h.record(now, current, h.legacy(now, current, proposal))
+	}
 	stabilized := h.stabilize(now, current, proposal)
 	return h.record(now, current, h.limit(now, current, stabilized))
 }
@@ -84,6 +95,27 @@ func (h *hpa) stabilize(now, current, proposal int) int {
 	rec = max(rec, up)
 	rec = min(rec, down)
 	return rec
+}
+
+// legacyDownscaleWindow is the controller manager's
+// --horizontal-pod-autoscaler-downscale-stabilization default (5 min).
+const legacyDownscaleWindow = 300
+
+// legacy is Kubernetes' normalizeDesiredReplicas, for an HPA without a
+// behavior: the highest recommendation of the last 300 s, edges included
+// (stabilizeRecommendation drops only those before the cutoff), clamped to
+// min … min(max, max(2 × current, 4)) (convertDesiredReplicasWithRules).
+func (h *hpa) legacy(now, current, proposal int) int {
+	rec := proposal
+	keep := h.recs[:0]
+	for _, r := range h.recs {
+		if r.at >= now-legacyDownscaleWindow {
+			rec = max(rec, r.replicas)
+			keep = append(keep, r)
+		}
+	}
+	h.recs = append(keep, recommendation{now, proposal})
+	return min(max(rec, h.min), h.max, max(2*current, 4))
 }
 
 // limit applies the min/max and the scaling policies of the direction.

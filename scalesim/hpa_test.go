@@ -27,6 +27,13 @@ func TestMetricReplicasTolerance(t *testing.T) {
 		{"operations example", 3000, 400, 5, 8},
 		// ratio 2100 / 2000 = 1.05: keep 5.
 		{"operations example in tolerance", 2100, 400, 5, 5},
+		// ratio exactly 1.1 and 0.9: on the edge, kept (Kubernetes'
+		// Tolerances.isWithin: 1 − 0.1 ≤ ratio ≤ 1 + 0.1). |1 − 1.1| is
+		// 0.10000000000000009 in floating point, so a test on |1 − ratio|
+		// scaled up at 1.1 but not down at 0.9.
+		{"upper edge", 110, 10, 10, 10},
+		{"lower edge", 90, 10, 10, 10},
+		{"upper edge, 30 replicas", 33, 1, 30, 30},
 		// nothing to do: ceil(0) = 0 (the HPA then clamps to its minimum).
 		{"empty", 0, 20, 3, 0},
 	} {
@@ -142,4 +149,66 @@ func TestScaleUpStabilizationWindow(t *testing.T) {
 	// t=0: 2 (window: 2) → 2; t=15: 8 (window 2, 8) → 2; t=30: 8 (window
 	// 8, 8; t=0 out) → 8, limited by the policies to max(2 × 2, 2 + 4) = 6.
 	require.Equal(t, []int{2, 2, 6}, syncs(h, 2, 2, 8, 8))
+}
+
+func TestUnsetBehaviorIsTheLegacyPath(t *testing.T) {
+	t.Parallel()
+	// An HPA without spec.behavior (the chart's behavior: null; KEDA
+	// copies nil through) takes the controller's normalizeDesiredReplicas,
+	// not the documented default policies: scale up to at most
+	// max(2 × current, 4) per sync, from the current count (no periods):
+	//   1 → max(2, 4) = 4 (the default policies would allow 1 + 4 = 5)
+	//   4 → 8 → 16 → 20 (max)
+	unset := Behavior{Unset: true, ScaleUp: DefaultScaleUp(), ScaleDown: DefaultScaleDown()}
+	h := newHPA(unset, 1, 20)
+	require.Equal(t, []int{4, 8, 16, 20}, syncs(h, 1, 50, 50, 50, 50))
+	// For comparison, the same proposals with the default behavior.
+	h = newHPA(Behavior{ScaleUp: DefaultScaleUp(), ScaleDown: DefaultScaleDown()}, 1, 20)
+	require.Equal(t, []int{5, 10, 20, 20}, syncs(h, 1, 50, 50, 50, 50))
+
+	// Scale down: the highest recommendation of the last 300 s, edges
+	// included (stabilizeRecommendation drops only those Before the
+	// cutoff), then no rate limit. 10 at t=0, 2 from t=15: at t=300 the
+	// 10 of t=0 is exactly 300 s old and still counts; at t=315 it is out
+	// and the count drops to 2 at once.
+	h = newHPA(unset, 1, 20)
+	props := []int{10}
+	for range 21 {
+		props = append(props, 2)
+	}
+	got := syncs(h, 10, props...)
+	require.Equal(t, 10, got[20], "t=300")
+	require.Equal(t, 2, got[21], "t=315")
+}
+
+func TestToleranceByDirection(t *testing.T) {
+	t.Parallel()
+	// behavior.scaleUp/scaleDown.tolerance (Kubernetes 1.33+,
+	// HPAConfigurableTolerance) replace the controller's 0.1 in their
+	// direction. Target 1 per replica, 100 replicas, so the ratio is the
+	// metric / 100; scale up only beyond 1.5, down below 0.95.
+	r := drainRules()
+	r.Target, r.Min, r.Max, r.Tolerance = 1, 100, 200, 0.1
+	up, down := 0.5, 0.05
+	r.Behavior.ScaleUp.Tolerance, r.Behavior.ScaleDown.Tolerance = &up, &down
+	require.Equal(t, 0.5, r.upTolerance())
+	require.Equal(t, 0.05, r.downTolerance())
+	for _, c := range []struct {
+		metric float64
+		want   int
+	}{
+		{140, 100}, // 1.4: inside the scale-up tolerance (the global 0.1 would give 140)
+		{150, 100}, // 1.5: on its edge
+		{151, 151},
+		{94, 94},  // 0.94: outside the scale-down tolerance (the global 0.1 would keep 100)
+		{95, 100}, // 0.95: on its edge
+	} {
+		require.Equal(t, c.want, metricReplicas(c.metric, r.Target, 100, r.downTolerance(), r.upTolerance()), "metric %v", c.metric)
+	}
+	// Unset, a direction takes the controller's tolerance.
+	r.Behavior.ScaleUp.Tolerance = nil
+	require.Equal(t, 0.1, r.upTolerance())
+	bad := -0.1
+	r.Behavior.ScaleDown.Tolerance = &bad
+	require.ErrorContains(t, r.Validate(), "scaleDown.tolerance -0.1")
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"iter"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -30,10 +31,19 @@ type Load struct {
 }
 
 type loadPart interface {
-	// arrivals appends the arrival times (ms) of this part in [0, end s).
-	arrivals(dst []int64, end int, rng *rand.Rand) ([]int64, error)
+	// expected is how many arrivals the part makes on average in [0, end s).
+	expected(end int) float64
+	// stream yields the part's arrival times (ms) in [0, end s) in order,
+	// drawing from rng.
+	stream(end int, rng *rand.Rand) arrivalStream
 	// bursts lists the seconds of bursts (for the drain times).
 	bursts(end int) []int
+}
+
+// arrivalStream yields arrival times (ms) in non-decreasing order; ok is
+// false after the last.
+type arrivalStream interface {
+	next() (at int64, ok bool)
 }
 
 // ParseLoad reads a load profile: one or more parts joined by "+":
@@ -130,33 +140,57 @@ func parseSteps(arg string) (steps, error) {
 	return s, nil
 }
 
-// arrivals draws exponential gaps at the rate of each step, so the
-// arrivals form a Poisson process whose rate changes at the steps.
-func (s steps) arrivals(dst []int64, end int, rng *rand.Rand) ([]int64, error) {
+func (s steps) expected(end int) float64 {
+	sum := 0.0
 	for i, st := range s {
 		stop := end
 		if i+1 < len(s) {
 			stop = min(end, s[i+1].from)
 		}
-		if st.rate == 0 || st.from >= stop {
+		sum += st.rate * float64(max(0, stop-st.from))
+	}
+	return sum
+}
+
+func (s steps) stream(end int, rng *rand.Rand) arrivalStream {
+	return &stepStream{s: s, end: end, rng: rng}
+}
+
+// stepStream draws exponential gaps at the rate of each step, so the
+// arrivals form a Poisson process whose rate changes at the steps.
+type stepStream struct {
+	s        steps
+	end      int
+	rng      *rand.Rand
+	i        int     // current step
+	in       bool    // inside step i
+	t        float64 // seconds
+	stop     int
+	ratePerS float64
+}
+
+func (st *stepStream) next() (int64, bool) {
+	for st.i < len(st.s) {
+		if !st.in {
+			cur := st.s[st.i]
+			st.stop = st.end
+			if st.i+1 < len(st.s) {
+				st.stop = min(st.end, st.s[st.i+1].from)
+			}
+			if cur.rate == 0 || cur.from >= st.stop {
+				st.i++
+				continue
+			}
+			st.t, st.ratePerS, st.in = float64(cur.from), cur.rate, true
+		}
+		st.t += st.rng.ExpFloat64() / st.ratePerS
+		if st.t >= float64(st.stop) {
+			st.i, st.in = st.i+1, false
 			continue
 		}
-		if st.rate*float64(stop-st.from) > MaxJobs {
-			return dst, fmt.Errorf("more than %d arrivals: shorten --duration or lower the rate", MaxJobs)
-		}
-		t := float64(st.from)
-		for {
-			t += rng.ExpFloat64() / st.rate
-			if t >= float64(stop) {
-				break
-			}
-			if len(dst) >= MaxJobs {
-				return dst, fmt.Errorf("more than %d arrivals: shorten --duration or lower the rate", MaxJobs)
-			}
-			dst = append(dst, int64(t*1000))
-		}
+		return int64(st.t * 1000), true
 	}
-	return dst, nil
+	return 0, false
 }
 
 func (steps) bursts(int) []int { return nil }
@@ -185,16 +219,28 @@ func parseBurst(arg string) (burst, error) {
 	return burst{count, e}, nil
 }
 
-func (b burst) arrivals(dst []int64, end int, _ *rand.Rand) ([]int64, error) {
-	for _, at := range b.bursts(end) {
-		if len(dst)+b.n > MaxJobs {
-			return dst, fmt.Errorf("more than %d arrivals: shorten --duration or lower the bursts", MaxJobs)
-		}
-		for range b.n {
-			dst = append(dst, int64(at)*1000)
-		}
+func (b burst) expected(end int) float64 { return float64(b.n) * float64(max(0, (end-1)/b.every)) }
+
+func (b burst) stream(end int, _ *rand.Rand) arrivalStream {
+	return &burstStream{b: b, end: end, at: b.every}
+}
+
+// burstStream yields n arrivals at every burst second.
+type burstStream struct {
+	b       burst
+	end, at int
+	k       int // arrivals yielded at at
+}
+
+func (bs *burstStream) next() (int64, bool) {
+	if bs.k == bs.b.n {
+		bs.at, bs.k = bs.at+bs.b.every, 0
 	}
-	return dst, nil
+	if bs.at >= bs.end {
+		return 0, false
+	}
+	bs.k++
+	return int64(bs.at) * 1000, true
 }
 
 func (b burst) bursts(end int) []int {
@@ -217,24 +263,25 @@ func readCSV(name string, open func(string) (io.ReadCloser, error)) (counts, err
 	}
 	defer f.Close()
 	var c counts
-	total := 0
+	total, rows := 0, 0
 	sc := bufio.NewScanner(io.LimitReader(f, 64<<20))
 	for line := 1; sc.Scan(); line++ {
 		row := strings.TrimSpace(sc.Text())
 		if row == "" || strings.HasPrefix(row, "#") {
 			continue
 		}
+		rows++
 		sec, cnt, ok := strings.Cut(row, ",")
 		s, err1 := strconv.Atoi(strings.TrimSpace(sec))
 		n, err2 := strconv.Atoi(strings.TrimSpace(cnt))
 		if !ok || err1 != nil || err2 != nil {
-			if line == 1 && len(c) == 0 {
-				continue // a header
+			if rows == 1 {
+				continue // a header: the first row that is not a comment
 			}
 			return nil, fmt.Errorf("%s line %d: want second,count", name, line)
 		}
-		if s < 0 || s >= MaxDuration || n < 0 {
-			return nil, fmt.Errorf("%s line %d: second 0 to %d, count 0 or more", name, line, MaxDuration-1)
+		if s < 0 || s >= MaxDuration || n < 0 || n > MaxJobs {
+			return nil, fmt.Errorf("%s line %d: second 0 to %d, count 0 to %d", name, line, MaxDuration-1, MaxJobs)
 		}
 		total += n
 		if total > MaxJobs {
@@ -248,17 +295,51 @@ func readCSV(name string, open func(string) (io.ReadCloser, error)) (counts, err
 	return c, nil
 }
 
-func (c counts) arrivals(dst []int64, end int, _ *rand.Rand) ([]int64, error) {
+func (c counts) expected(end int) float64 {
+	sum := 0.0
 	for _, row := range c {
-		if row.from >= end {
-			continue
-		}
-		n := int64(row.rate)
-		for i := range n {
-			dst = append(dst, int64(row.from)*1000+i*1000/n)
+		if row.from < end {
+			sum += row.rate
 		}
 	}
-	return dst, nil
+	return sum
+}
+
+func (c counts) stream(end int, _ *rand.Rand) arrivalStream {
+	rows := slices.Clone(c)
+	slices.SortStableFunc(rows, func(a, b step) int { return a.from - b.from })
+	return &countStream{rows: rows, end: end}
+}
+
+// countStream yields, second by second, the jobs of every row of that
+// second, each row's spread evenly in it.
+type countStream struct {
+	rows []step // by second
+	end  int
+	buf  []int64 // the current second's arrivals, sorted
+}
+
+func (cs *countStream) next() (int64, bool) {
+	for len(cs.buf) == 0 {
+		if len(cs.rows) == 0 || cs.rows[0].from >= cs.end {
+			return 0, false
+		}
+		sec := cs.rows[0].from
+		for len(cs.rows) > 0 && cs.rows[0].from == sec {
+			n := int64(cs.rows[0].rate)
+			for i := range n {
+				cs.buf = append(cs.buf, int64(sec)*1000+i*1000/n)
+			}
+			cs.rows = cs.rows[1:]
+		}
+		slices.Sort(cs.buf)
+	}
+	at := cs.buf[0]
+	cs.buf = cs.buf[1:]
+	if len(cs.buf) == 0 {
+		cs.buf = nil // let the second's buffer go
+	}
+	return at, true
 }
 
 func (counts) bursts(int) []int { return nil }
@@ -334,44 +415,135 @@ func (d Durations) draw(rng *rand.Rand) int64 {
 		sigma := (math.Log(d.b) - mu) / 1.6448536269514722 // z of the 95th percentile
 		s = math.Exp(mu + sigma*rng.NormFloat64())
 	}
-	ms := int64(math.Round(s * 1000))
-	return min(max(ms, 1), maxJobDuration.Milliseconds())
+	// Clamp before converting: a far log-normal tail exceeds an int64
+	// (or is +Inf), and the conversion of such a float is undefined.
+	ms := math.Round(min(s*1000, float64(maxJobDuration.Milliseconds())))
+	return max(int64(ms), 1)
 }
 
 // Workload is the jobs of one run, shared by compared rule sets so that
 // both see the same arrivals and durations.
+//
+// A generated workload keeps no job: Run draws the jobs again, in order,
+// from the random states Generate saved, so memory does not grow with the
+// number of jobs. Arrival and Length list the jobs of a workload given job
+// by job instead (Generate leaves them empty).
 type Workload struct {
 	// Duration is the simulated time in seconds.
 	Duration int
 	// Arrival and Length are each job's arrival time and duration in ms,
-	// in arrival order.
+	// in arrival order, for a workload given job by job.
 	Arrival, Length []int64
 	// Bursts are the seconds at which bursts arrive.
 	Bursts []int
+	// Jobs is the number of arrivals (generated workloads).
+	Jobs int
+
+	parts     []loadPart
+	starts    []rand.PCG // the random state at the start of each part
+	lengths   rand.PCG   // the random state for the job durations
+	durations Durations
 }
 
-// Generate draws the arrivals and durations of a run from seed.
+// Generate draws the arrivals and durations of a run from seed. It makes
+// one pass over the arrivals to count them and to save the random state
+// each part and the durations start from; Run replays them.
 func Generate(l Load, d Durations, duration int, seed uint64) (*Workload, error) {
 	if duration < 1 || duration > MaxDuration {
 		return nil, fmt.Errorf("duration %ds: must be 1s to %ds", duration, MaxDuration)
 	}
-	rng := rand.New(rand.NewPCG(seed, 0x5ca1e51))
-	w := &Workload{Duration: duration}
-	var err error
+	tooMany := fmt.Errorf("more than %d arrivals: shorten --duration or lower the load", MaxJobs)
+	expected := 0.0
 	for _, p := range l.parts {
-		if w.Arrival, err = p.arrivals(w.Arrival, duration, rng); err != nil {
-			return nil, err
+		expected += p.expected(duration)
+	}
+	if expected > MaxJobs {
+		return nil, tooMany
+	}
+	src := rand.NewPCG(seed, 0x5ca1e51)
+	rng := rand.New(src)
+	w := &Workload{Duration: duration, parts: l.parts, durations: d}
+	for _, p := range l.parts {
+		w.starts = append(w.starts, *src)
+		for st := p.stream(duration, rng); ; {
+			if _, ok := st.next(); !ok {
+				break
+			}
+			if w.Jobs++; w.Jobs > MaxJobs {
+				return nil, tooMany
+			}
 		}
 		w.Bursts = append(w.Bursts, p.bursts(duration)...)
-		if len(w.Arrival) > MaxJobs {
-			return nil, fmt.Errorf("more than %d arrivals: shorten --duration or lower the load", MaxJobs)
+	}
+	w.lengths = *src
+	slices.Sort(w.Bursts)
+	return w, nil
+}
+
+// All yields every job's arrival and duration (ms) in arrival order.
+func (w *Workload) All() iter.Seq2[int64, int64] {
+	return func(yield func(int64, int64) bool) {
+		c := w.cursor()
+		for {
+			at, length, ok := c.next()
+			if !ok || !yield(at, length) {
+				return
+			}
 		}
 	}
-	slices.Sort(w.Arrival)
-	slices.Sort(w.Bursts)
-	w.Length = make([]int64, len(w.Arrival))
-	for i := range w.Length {
-		w.Length[i] = d.draw(rng)
+}
+
+// jobCursor walks a workload's jobs in arrival order.
+type jobCursor struct {
+	w       *Workload
+	i       int // given job by job: the next index
+	streams []arrivalStream
+	heads   []int64 // each stream's next arrival; -1: none left
+	lengths *rand.Rand
+}
+
+func (w *Workload) cursor() *jobCursor {
+	c := &jobCursor{w: w}
+	if w.parts == nil {
+		return c
 	}
-	return w, nil
+	lengths := w.lengths
+	c.lengths = rand.New(&lengths)
+	for i, p := range w.parts {
+		src := w.starts[i]
+		st := p.stream(w.Duration, rand.New(&src))
+		c.streams = append(c.streams, st)
+		c.heads = append(c.heads, -1)
+		if at, ok := st.next(); ok {
+			c.heads[i] = at
+		}
+	}
+	return c
+}
+
+// next is the next job: the earliest head of the parts (the first part on
+// ties), with a duration drawn in arrival order.
+func (c *jobCursor) next() (at, length int64, ok bool) {
+	if c.streams == nil {
+		if c.i >= len(c.w.Arrival) {
+			return 0, 0, false
+		}
+		c.i++
+		return c.w.Arrival[c.i-1], c.w.Length[c.i-1], true
+	}
+	best := -1
+	for i, h := range c.heads {
+		if h >= 0 && (best < 0 || h < c.heads[best]) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return 0, 0, false
+	}
+	at = c.heads[best]
+	c.heads[best] = -1
+	if next, ok := c.streams[best].next(); ok {
+		c.heads[best] = next
+	}
+	return at, c.w.durations.draw(c.lengths), true
 }

@@ -3,6 +3,7 @@ package scalesim
 import (
 	"io"
 	"math"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"testing"
@@ -21,6 +22,15 @@ func gen(t *testing.T, load, jobs string, duration int, seed uint64) *Workload {
 	require.NoError(t, err)
 	w, err := Generate(l, d, duration, seed)
 	require.NoError(t, err)
+	return materialize(w)
+}
+
+// materialize lists a generated workload's jobs in Arrival and Length.
+func materialize(w *Workload) *Workload {
+	for at, length := range w.All() {
+		w.Arrival = append(w.Arrival, at)
+		w.Length = append(w.Length, length)
+	}
 	return w
 }
 
@@ -53,7 +63,9 @@ func TestLoadProfiles(t *testing.T) {
 	a := gen(t, "constant:5+burst:100@1m", "exp:3s", 300, 7)
 	b := gen(t, "constant:5+burst:100@1m", "exp:3s", 300, 7)
 	c := gen(t, "constant:5+burst:100@1m", "exp:3s", 300, 8)
-	require.Equal(t, a, b)
+	require.Equal(t, a.Arrival, b.Arrival)
+	require.Equal(t, a.Length, b.Length)
+	require.Equal(t, a.Jobs, len(a.Arrival))
 	require.NotEqual(t, a.Arrival, c.Arrival)
 	require.Equal(t, []int{60, 120, 180, 240}, a.Bursts)
 }
@@ -125,4 +137,75 @@ func TestLoadErrors(t *testing.T) {
 	require.ErrorContains(t, err, "more than 20000000 arrivals")
 	_, err = Generate(l, d, MaxDuration+1, 1)
 	require.ErrorContains(t, err, "duration")
+}
+
+// csvLoad parses a csv: load whose file holds text.
+func csvLoad(text string) (Load, error) {
+	return ParseLoad("csv:x.csv", func(string) (io.ReadCloser, error) {
+		return io.NopCloser(strings.NewReader(text)), nil
+	})
+}
+
+func TestCSVCountOverflow(t *testing.T) {
+	t.Parallel()
+	// A second row of 2^63 − 1 jobs wrapped the running total negative,
+	// passed the MaxJobs check and then asked for 2^63 − 1 arrivals.
+	_, err := csvLoad("0,1\n1,9223372036854775807\n")
+	require.ErrorContains(t, err, "x.csv line 2: second 0 to 604799, count 0 to 20000000")
+	_, err = csvLoad("0,20000000\n1,1\n")
+	require.ErrorContains(t, err, "more than 20000000 jobs")
+}
+
+func TestCSVHeaderAfterComments(t *testing.T) {
+	t.Parallel()
+	// The docs allow a header and # comments; a header under a leading
+	// comment was refused because only physical line 1 could be one.
+	l, err := csvLoad("# exported from the access log\n\nsecond,count\n0,2\n")
+	require.NoError(t, err)
+	d, err := ParseDurations("fixed:1s")
+	require.NoError(t, err)
+	w, err := Generate(l, d, 10, 1)
+	require.NoError(t, err)
+	require.Equal(t, []int64{0, 500}, materialize(w).Arrival)
+	// A second header-like row after data is still an error.
+	_, err = csvLoad("second,count\n0,2\nsecond,count\n")
+	require.ErrorContains(t, err, "x.csv line 3: want second,count")
+}
+
+func TestLognormalTailCapsAt24h(t *testing.T) {
+	t.Parallel()
+	// With median 1 ns and p95 24 h, sigma is about 19.5: a normal draw
+	// above about 2.95 gives more ms than an int64 holds, and the
+	// conversion turned those into the minimum (1 ms) instead of the 24 h
+	// cap. Replay the same seed to know each draw's z.
+	d, err := ParseDurations("lognormal:1ns,24h")
+	require.NoError(t, err)
+	capMs := maxJobDuration.Milliseconds()
+	tail := 0
+	for seed := range uint64(3000) {
+		z := rand.New(rand.NewPCG(seed, 1)).NormFloat64()
+		got := d.draw(rand.New(rand.NewPCG(seed, 1)))
+		if z > 2 {
+			tail++
+			require.Equal(t, capMs, got, "seed %d, z %.2f", seed, z)
+		}
+	}
+	require.Greater(t, tail, 10, "the test reaches the tail")
+}
+
+func TestStreamedPartsMergeInOrder(t *testing.T) {
+	t.Parallel()
+	// CSV rows out of order and a second given twice, plus a burst on the
+	// same second: the jobs come out sorted, each row spread in its second.
+	l, err := ParseLoad("csv:x.csv+burst:2@5s", func(string) (io.ReadCloser, error) {
+		return io.NopCloser(strings.NewReader("5,2\n0,3\n5,1\n")), nil
+	})
+	require.NoError(t, err)
+	d, err := ParseDurations("fixed:1s")
+	require.NoError(t, err)
+	w, err := Generate(l, d, 8, 1)
+	require.NoError(t, err)
+	require.Equal(t, 8, w.Jobs)
+	require.Equal(t, []int64{0, 333, 666, 5000, 5000, 5000, 5000, 5500}, materialize(w).Arrival)
+	require.Equal(t, []int{5}, w.Bursts)
 }

@@ -46,8 +46,18 @@ func WriteTable(w io.Writer, title string, runs []*Result, step int) error {
 	row("polling / cooldown (s)", func(r *Result) string {
 		return fmt.Sprintf("%d / %d", r.Rules.PollingInterval, r.Rules.CooldownPeriod)
 	})
-	row("scale-up", func(r *Result) string { return rulesText(r.Rules.Behavior.ScaleUp) })
-	row("scale-down", func(r *Result) string { return rulesText(r.Rules.Behavior.ScaleDown) })
+	row("scale-up", func(r *Result) string {
+		if r.Rules.Behavior.Unset {
+			return "no behavior: up to max(2x, 4) per sync"
+		}
+		return rulesText(r.Rules.Behavior.ScaleUp)
+	})
+	row("scale-down", func(r *Result) string {
+		if r.Rules.Behavior.Unset {
+			return "no behavior: window 300s, no rate limit"
+		}
+		return rulesText(r.Rules.Behavior.ScaleDown)
+	})
 	row("concurrency per pod", func(r *Result) string { return strconv.Itoa(r.Rules.Concurrency) })
 	row("start-up / drain grace (s)", func(r *Result) string {
 		return fmt.Sprintf("%d / %d", r.Rules.Startup, r.Rules.DrainGrace)
@@ -140,6 +150,9 @@ func rulesText(r ScalingRules) string {
 	s := fmt.Sprintf("window %ds, %s", r.StabilizationWindowSeconds, strings.Join(ps, " "))
 	if len(r.Policies) > 1 {
 		s += " " + strings.ToLower(string(r.Select))
+	}
+	if r.Tolerance != nil {
+		s += ", tolerance " + num(*r.Tolerance)
 	}
 	return s
 }

@@ -69,15 +69,24 @@ type ScalingRules struct {
 	StabilizationWindowSeconds int
 	Policies                   []Policy
 	Select                     SelectPolicy
+	// Tolerance is this direction's tolerance (Kubernetes 1.33+ with the
+	// HPAConfigurableTolerance feature gate); nil: Rules.Tolerance.
+	Tolerance *float64
 }
 
 // Behavior is the HPA behavior: scale-up and scale-down rules.
 type Behavior struct {
 	ScaleUp, ScaleDown ScalingRules
+	// Unset is an HPA without spec.behavior (the chart's behavior: null):
+	// the controller then skips ScaleUp and ScaleDown for its older
+	// normalizeDesiredReplicas: the highest recommendation of the last
+	// 300 s (--horizontal-pod-autoscaler-downscale-stabilization), then at
+	// most max(2 × current, 4) replicas, no scale-down rate limit.
+	Unset bool
 }
 
-// DefaultScaleUp is Kubernetes' scale-up rule when none is set: no
-// stabilization, the larger of +100 % and +4 pods per 15 s.
+// DefaultScaleUp is Kubernetes' scale-up rule for a behavior that leaves
+// scaleUp out: no stabilization, the larger of +100 % and +4 pods per 15 s.
 func DefaultScaleUp() ScalingRules {
 	return ScalingRules{
 		StabilizationWindowSeconds: 0,
@@ -86,8 +95,9 @@ func DefaultScaleUp() ScalingRules {
 	}
 }
 
-// DefaultScaleDown is Kubernetes' scale-down rule when none is set: a 300 s
-// window, then every pod may go within 15 s (100 %).
+// DefaultScaleDown is Kubernetes' scale-down rule for a behavior that
+// leaves scaleDown out: a 300 s window, then every pod may go within 15 s
+// (100 %).
 func DefaultScaleDown() ScalingRules {
 	return ScalingRules{
 		StabilizationWindowSeconds: 300,
@@ -118,7 +128,8 @@ type Rules struct {
 	Behavior              Behavior
 	// HPASyncPeriod is the HPA controller's sync period (15 s).
 	HPASyncPeriod int
-	// Tolerance is the HPA's tolerance around ratio 1 (0.1).
+	// Tolerance is the HPA controller's tolerance around ratio 1 (0.1),
+	// for each direction whose behavior sets none.
 	Tolerance float64
 	// Startup is how long a new pod takes to become ready.
 	Startup int
@@ -190,6 +201,15 @@ func (r Rules) Validate() error {
 	}
 	for _, d := range []struct {
 		name string
+		s    int
+	}{{"polling", r.PollingInterval}, {"cooldown", r.CooldownPeriod}, {"initial cooldown", r.InitialCooldownPeriod},
+		{"hpa-sync", r.HPASyncPeriod}, {"startup", r.Startup}, {"drain-grace", r.DrainGrace}, {"metric-lag", r.MetricLag}} {
+		if d.s > MaxSeconds {
+			return fmt.Errorf("%s %d: at most %d s", d.name, d.s, MaxSeconds)
+		}
+	}
+	for _, d := range []struct {
+		name string
 		r    ScalingRules
 	}{{"scaleUp", r.Behavior.ScaleUp}, {"scaleDown", r.Behavior.ScaleDown}} {
 		if d.r.StabilizationWindowSeconds < 0 || d.r.StabilizationWindowSeconds > 3600 {
@@ -197,6 +217,9 @@ func (r Rules) Validate() error {
 		}
 		if d.r.Select != SelectMax && d.r.Select != SelectMin && d.r.Select != SelectDisabled {
 			return fmt.Errorf("%s.selectPolicy %q: use Max, Min or Disabled", d.name, d.r.Select)
+		}
+		if tol := d.r.Tolerance; tol != nil && !(*tol >= 0 && *tol < 1) {
+			return fmt.Errorf("%s.tolerance %v: must be 0 to below 1", d.name, *tol)
 		}
 		if len(d.r.Policies) == 0 && d.r.Select != SelectDisabled {
 			return fmt.Errorf("%s.policies: at least one policy (or selectPolicy Disabled)", d.name)
@@ -216,5 +239,22 @@ func (r Rules) Validate() error {
 	return nil
 }
 
+// upTolerance and downTolerance are the tolerances the HPA applies above
+// and below ratio 1.
+func (r Rules) upTolerance() float64   { return tolerance(r.Behavior.ScaleUp, r.Tolerance) }
+func (r Rules) downTolerance() float64 { return tolerance(r.Behavior.ScaleDown, r.Tolerance) }
+
+func tolerance(s ScalingRules, controller float64) float64 {
+	if s.Tolerance != nil {
+		return *s.Tolerance
+	}
+	return controller
+}
+
 // MaxReplicas bounds maxReplicaCount so a run stays small.
 const MaxReplicas = 10000
+
+// MaxSeconds bounds every time of the rules (polling, cooldowns, HPA sync,
+// start-up, drain grace, metric lag): KEDA's and Kubernetes' fields are
+// int32, and the bound keeps second and millisecond sums from wrapping.
+const MaxSeconds = math.MaxInt32

@@ -25,7 +25,9 @@ type Second struct {
 type Summary struct {
 	Arrived, Completed, Left, Interrupted int
 	// WaitP50 … WaitMax are queue waits (first start − arrival) in
-	// seconds over the jobs that started.
+	// seconds over every job that arrived; a job that never started counts
+	// with its wait until the end of the run. Nearest rank: WaitP95 is the
+	// smallest wait that at least 95 % of the jobs did not exceed.
 	WaitP50, WaitP95, WaitP99, WaitMax float64
 	MaxBacklog, MaxReplicas            int
 	ScaleUps, ScaleDowns               int
@@ -52,8 +54,8 @@ const (
 type event struct {
 	at   int64 // ms
 	kind int8
-	gen  uint16
-	job  int32
+	gen  uint32
+	job  int32 // a slot in sim.jobs
 	pod  int32
 }
 
@@ -93,14 +95,14 @@ type sim struct {
 	active   []int32 // pods not draining, oldest first
 	free     int     // free slots over ready, non-draining pods
 
-	queue []int32 // FIFO backlog; head at qhead
+	queue []int32 // FIFO backlog (slots); head at qhead
 	qhead int
 	front []int32 // handed-back jobs, taken before the queue (LIFO top = next)
 
-	ev      events
-	gen     []uint16
-	started []bool
-	waits   []int64
+	ev     events
+	jobs   []job   // the jobs queued or running, by slot
+	unused []int32 // slots free for the next arrival
+	waits  waitHistogram
 
 	running, completed, interrupted int
 	secArrivals, secCompletions     int
@@ -121,9 +123,6 @@ func Run(r Rules, w *Workload) (*Result, error) {
 	s := &sim{
 		r:       r,
 		w:       w,
-		gen:     make([]uint16, len(w.Arrival)),
-		started: make([]bool, len(w.Arrival)),
-		waits:   make([]int64, 0, len(w.Arrival)),
 		hpa:     newHPA(r.Behavior, r.Min, r.Max),
 		metrics: make([]float64, w.Duration),
 		queue:   make([]int32, 0, 1024),
@@ -133,7 +132,8 @@ func Run(r Rules, w *Workload) (*Result, error) {
 		s.addPod(0, true)
 	}
 	res := &Result{Rules: r, Seconds: make([]Second, w.Duration)}
-	next := 0 // next arrival
+	jobs := w.cursor()
+	nextArr, nextLen, more := jobs.next()
 	for t := 0; t < w.Duration; t++ {
 		s.secArrivals, s.secCompletions = 0, 0
 		ms := int64(t) * 1000
@@ -145,16 +145,15 @@ func Run(r Rules, w *Workload) (*Result, error) {
 			desired = s.poll(t, observed, desired)
 		}
 		if t%r.HPASyncPeriod == 0 && desired > 0 {
-			proposal := MetricReplicas(observed, r.Target, desired, r.Tolerance)
+			proposal := metricReplicas(observed, r.Target, desired, r.downTolerance(), r.upTolerance())
 			desired = s.hpa.desired(t, desired, proposal)
 		}
 		s.scale(t, ms, desired)
 		// Jobs of this second, in time order; completions first on ties.
 		end := ms + 1000
 		for {
-			nextArr := int64(math.MaxInt64)
-			if next < len(w.Arrival) {
-				nextArr = w.Arrival[next]
+			if !more {
+				nextArr = math.MaxInt64
 			}
 			nextEv := int64(math.MaxInt64)
 			if len(s.ev) > 0 {
@@ -167,11 +166,12 @@ func Run(r Rules, w *Workload) (*Result, error) {
 				s.handle(heap.Pop(&s.ev).(event))
 				continue
 			}
-			s.queue = append(s.queue, int32(next))
+			s.queue = append(s.queue, s.arrive(nextArr, nextLen))
 			s.secArrivals++
 			s.sum.Arrived++
-			next++
-			s.dispatch(nextArr)
+			at := nextArr
+			nextArr, nextLen, more = jobs.next()
+			s.dispatch(at)
 		}
 		res.Seconds[t] = s.record(t)
 	}
@@ -205,7 +205,7 @@ func (s *sim) poll(t int, metric float64, current int) int {
 		return current
 	}
 	if current > rest && (s.r.Min == 0 || s.r.Idle >= 0) {
-		cooled := s.everActive && t > s.lastActive+s.r.CooldownPeriod
+		cooled := s.everActive && t >= s.lastActive+s.r.CooldownPeriod
 		if !s.everActive {
 			cooled = t >= s.r.InitialCooldownPeriod
 		}
@@ -299,8 +299,30 @@ func (s *sim) drain(id int32, ms int64) {
 	}
 }
 
+// job is one job queued or running.
+type job struct {
+	arrival, length int64 // ms
+	// gen tells a job's current completion event from one made stale by a
+	// hand-back, and a slot's job from the one before it.
+	gen     uint32
+	started bool
+}
+
+// arrive gives an arriving job a slot.
+func (s *sim) arrive(at, length int64) int32 {
+	if n := len(s.unused); n > 0 {
+		id := s.unused[n-1]
+		s.unused = s.unused[:n-1]
+		j := &s.jobs[id]
+		j.arrival, j.length, j.started = at, length, false
+		return id
+	}
+	s.jobs = append(s.jobs, job{arrival: at, length: length})
+	return int32(len(s.jobs) - 1)
+}
+
 func (s *sim) handle(e event) {
-	if e.gen != s.gen[e.job] {
+	if e.gen != s.jobs[e.job].gen {
 		return // interrupted earlier
 	}
 	p := s.pods[e.pod]
@@ -310,8 +332,10 @@ func (s *sim) handle(e event) {
 	case evComplete:
 		s.completed++
 		s.secCompletions++
+		s.jobs[e.job].gen++
+		s.unused = append(s.unused, e.job)
 	case evHandBack:
-		s.gen[e.job]++
+		s.jobs[e.job].gen++
 		s.interrupted++
 		s.front = append(s.front, e.job)
 	}
@@ -331,12 +355,12 @@ func (s *sim) backlog() int { return len(s.queue) - s.qhead + len(s.front) }
 // ready pod.
 func (s *sim) dispatch(at int64) {
 	for s.free > 0 && s.backlog() > 0 {
-		var job int32
+		var id int32
 		if n := len(s.front); n > 0 {
-			job = s.front[n-1]
+			id = s.front[n-1]
 			s.front = s.front[:n-1]
 		} else {
-			job = s.queue[s.qhead]
+			id = s.queue[s.qhead]
 			s.qhead++
 			if s.qhead > 4096 && s.qhead*2 > len(s.queue) {
 				s.queue = append(s.queue[:0], s.queue[s.qhead:]...)
@@ -354,11 +378,12 @@ func (s *sim) dispatch(at int64) {
 		p.running++
 		s.running++
 		s.free--
-		if !s.started[job] {
-			s.started[job] = true
-			s.waits = append(s.waits, at-s.w.Arrival[job])
+		j := &s.jobs[id]
+		if !j.started {
+			j.started = true
+			s.waits.add(at - j.arrival)
 		}
-		heap.Push(&s.ev, event{at: at + s.w.Length[job], kind: evComplete, gen: s.gen[job], job: job, pod: best})
+		heap.Push(&s.ev, event{at: at + j.length, kind: evComplete, gen: j.gen, job: id, pod: best})
 	}
 }
 
@@ -391,14 +416,16 @@ func (s *sim) finish(res *Result) {
 	sum.Completed = s.completed
 	sum.Interrupted = s.interrupted
 	sum.Left = s.backlog() + s.running
-	slices.Sort(s.waits)
-	q := func(p float64) float64 {
-		if len(s.waits) == 0 {
-			return 0
+	// Jobs still waiting at the end count with their wait so far (a lower
+	// bound): leaving them out would make a rule set that falls behind look
+	// better than one that keeps up.
+	end := int64(s.w.Duration) * 1000
+	for _, id := range slices.Concat(s.queue[s.qhead:], s.front) {
+		if j := s.jobs[id]; !j.started {
+			s.waits.add(end - j.arrival)
 		}
-		i := int(math.Ceil(p*float64(len(s.waits)))) - 1
-		return float64(s.waits[max(i, 0)]) / 1000
 	}
+	q := func(p float64) float64 { return float64(s.waits.quantile(p)) / 1000 }
 	sum.WaitP50, sum.WaitP95, sum.WaitP99, sum.WaitMax = q(0.50), q(0.95), q(0.99), q(1)
 	pods := 0
 	for _, sec := range res.Seconds {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -331,8 +332,9 @@ func (v Values) Rules(group, queue string, base Rules) (Rules, string, string, e
 		rd.rules(b, "autoscaling.behavior.scaleDown", &r.Behavior.ScaleDown)
 	case nil:
 		if _, set := as["behavior"]; set {
-			// behavior: null renders no behavior: Kubernetes' defaults.
-			r.Behavior = Behavior{ScaleUp: DefaultScaleUp(), ScaleDown: DefaultScaleDown()}
+			// behavior: null renders no behavior, and KEDA passes none to
+			// the HPA: the controller's legacy rules (Behavior.Unset).
+			r.Behavior = Behavior{ScaleUp: DefaultScaleUp(), ScaleDown: DefaultScaleDown(), Unset: true}
 		}
 	}
 	if s, ok := g["shutdownGrace"].(string); ok {
@@ -436,6 +438,13 @@ func (rd *reader) rules(b map[string]any, key string, dst *ScalingRules) {
 		return
 	}
 	rd.integer(m, key+".stabilizationWindowSeconds", &dst.StabilizationWindowSeconds)
+	if tv, set := m["tolerance"]; set && tv != nil {
+		if tol, ok := quantity(tv); ok {
+			dst.Tolerance = &tol
+		} else {
+			rd.fail(key+".tolerance", `a number or a quantity such as "0.05" or "50m"`)
+		}
+	}
 	if s, ok := m["selectPolicy"].(string); ok {
 		dst.Select = SelectPolicy(s)
 	}
@@ -451,6 +460,29 @@ func (rd *reader) rules(b map[string]any, key string, dst *ScalingRules) {
 			dst.Policies = append(dst.Policies, pol)
 		}
 	}
+}
+
+// quantity reads a Kubernetes quantity as the chart's schema allows it
+// for a tolerance: a number, or a string of a decimal with an optional
+// "m" (milli) suffix.
+func quantity(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int:
+		return float64(n), true
+	case float64:
+		return n, !math.IsNaN(n) && !math.IsInf(n, 0)
+	case string:
+		scale := 1.0
+		if s, ok := strings.CutSuffix(n, "m"); ok {
+			n, scale = s, 1e-3
+		}
+		f, err := strconv.ParseFloat(n, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return 0, false
+		}
+		return f * scale, true
+	}
+	return 0, false
 }
 
 // chartDefaults are the values of deploy/helm/flask/values.yaml that the

@@ -120,9 +120,9 @@ func TestValuesMergeAndTriggers(t *testing.T) {
 	require.Equal(t, 40, r.Max)
 	require.Equal(t, 600, r.Behavior.ScaleDown.StabilizationWindowSeconds)
 	require.Equal(t, []Policy{{PolicyPercent, 50, 60}}, r.Behavior.ScaleDown.Policies, "the chart's policies stay")
-	// behavior: null renders none: Kubernetes' defaults.
+	// behavior: null renders none: the HPA's legacy rules.
 	r = rules(parse("worker:\n  defaults:\n    autoscaling:\n      behavior: null\n"))
-	require.Equal(t, Behavior{ScaleUp: DefaultScaleUp(), ScaleDown: DefaultScaleDown()}, r.Behavior)
+	require.Equal(t, Behavior{ScaleUp: DefaultScaleUp(), ScaleDown: DefaultScaleDown(), Unset: true}, r.Behavior)
 	// The trigger: the broker's scaler after broker.type, or metrics-api
 	// on the group, counting running jobs unless valueLocation is queued.
 	require.Equal(t, TriggerSQS, rules(parse("broker:\n  type: sqs\n")).Trigger)
@@ -134,4 +134,21 @@ func TestValuesMergeAndTriggers(t *testing.T) {
 	require.Equal(t, TriggerSQS, rules(parse("broker:\n  type: sqs\nworker:\n  groups:\n    default:\n      autoscaling:\n        trigger: broker\n")).Trigger)
 	_, _, _, err := ChartDefaults().Merge(parse("worker:\n  groups:\n    default:\n      autoscaling:\n        trigger: cpu\n")).Rules("", "", DefaultRules())
 	require.ErrorContains(t, err, "worker.groups.default.autoscaling.trigger")
+}
+
+func TestValuesTolerance(t *testing.T) {
+	t.Parallel()
+	// The chart's schema takes behavior.<direction>.tolerance as a number or
+	// a string (a Kubernetes quantity); the simulator used to accept the key
+	// and ignore it.
+	v, err := ParseValues("t.yaml", []byte("worker:\n  defaults:\n    autoscaling:\n      behavior:\n        scaleUp:\n          tolerance: 0\n        scaleDown:\n          tolerance: \"50m\"\n"))
+	require.NoError(t, err)
+	r, _, _, err := ChartDefaults().Merge(v).Rules("", "", DefaultRules())
+	require.NoError(t, err)
+	require.Equal(t, 0.0, r.upTolerance())
+	require.Equal(t, 0.05, r.downTolerance())
+	v, err = ParseValues("t.yaml", []byte("worker:\n  defaults:\n    autoscaling:\n      behavior:\n        scaleDown:\n          tolerance: lots\n"))
+	require.NoError(t, err)
+	_, _, _, err = ChartDefaults().Merge(v).Rules("", "", DefaultRules())
+	require.ErrorContains(t, err, "autoscaling.behavior.scaleDown.tolerance: want")
 }

@@ -30,7 +30,7 @@ Rules (chart values, then flags):
   --activation N       --min N  --max N  --idle N   --polling 15s  --cooldown 5m
   --initial-cooldown D --scale-up SPEC  --scale-down SPEC  --scale-down-window D
                        SPEC: comma list of window=D, select=Max|Min|Disabled,
-                       N%/D (Percent policy), N/D (Pods policy)
+                       tolerance=X, N%/D (Percent policy), N/D (Pods policy)
   --scale-on-in-flight=BOOL (sqs)  --concurrency N  --startup 10s
   --drain-grace D      --hpa-sync 15s  --tolerance 0.1  --metric-lag 0s
 Load:
@@ -132,10 +132,23 @@ func runScaleSim(args []string, stdout, stderr io.Writer) error {
 	secondsFlag("drain-grace", func(r *scalesim.Rules) *int { return &r.DrainGrace })
 	secondsFlag("hpa-sync", func(r *scalesim.Rules) *int { return &r.HPASyncPeriod })
 	secondsFlag("metric-lag", func(r *scalesim.Rules) *int { return &r.MetricLag })
-	secondsFlag("scale-down-window", func(r *scalesim.Rules) *int { return &r.Behavior.ScaleDown.StabilizationWindowSeconds })
-	secondsFlag("scale-up-window", func(r *scalesim.Rules) *int { return &r.Behavior.ScaleUp.StabilizationWindowSeconds })
-	override("scale-up", func(v string, r *scalesim.Rules) error { return parseScalingRules(v, &r.Behavior.ScaleUp) })
-	override("scale-down", func(v string, r *scalesim.Rules) error { return parseScalingRules(v, &r.Behavior.ScaleDown) })
+	// A behavior flag gives the HPA a behavior even over behavior: null.
+	secondsFlag("scale-down-window", func(r *scalesim.Rules) *int {
+		r.Behavior.Unset = false
+		return &r.Behavior.ScaleDown.StabilizationWindowSeconds
+	})
+	secondsFlag("scale-up-window", func(r *scalesim.Rules) *int {
+		r.Behavior.Unset = false
+		return &r.Behavior.ScaleUp.StabilizationWindowSeconds
+	})
+	override("scale-up", func(v string, r *scalesim.Rules) error {
+		r.Behavior.Unset = false
+		return parseScalingRules(v, &r.Behavior.ScaleUp)
+	})
+	override("scale-down", func(v string, r *scalesim.Rules) error {
+		r.Behavior.Unset = false
+		return parseScalingRules(v, &r.Behavior.ScaleDown)
+	})
 	override("scale-on-in-flight", func(v string, r *scalesim.Rules) error {
 		b, err := strconv.ParseBool(v)
 		r.ScaleOnInFlight = b
@@ -245,18 +258,18 @@ func runScaleSim(args []string, stdout, stderr io.Writer) error {
 // parseWholeSeconds reads a Go duration of whole seconds ("90s", "5m"); a
 // bare number is seconds.
 func parseWholeSeconds(v string) (int, error) {
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 && n <= scalesim.MaxDuration {
 		return n, nil
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 || d%time.Second != 0 || d > time.Duration(scalesim.MaxDuration)*time.Second {
-		return 0, errors.New("want whole seconds (90, 90s, 5m)")
+		return 0, errors.New("want whole seconds, at most 7 days (90, 90s, 5m)")
 	}
 	return int(d / time.Second), nil
 }
 
-// parseScalingRules reads window=D, select=Max|Min|Disabled, N%/D and N/D
-// items; any policy given replaces the policies.
+// parseScalingRules reads window=D, select=Max|Min|Disabled, tolerance=X,
+// N%/D and N/D items; any policy given replaces the policies.
 func parseScalingRules(v string, r *scalesim.ScalingRules) error {
 	var policies []scalesim.Policy
 	for _, item := range strings.Split(v, ",") {
@@ -270,10 +283,16 @@ func parseScalingRules(v string, r *scalesim.ScalingRules) error {
 			r.StabilizationWindowSeconds = s
 		case strings.HasPrefix(item, "select="):
 			r.Select = scalesim.SelectPolicy(strings.TrimPrefix(item, "select="))
+		case strings.HasPrefix(item, "tolerance="):
+			tol, err := strconv.ParseFloat(strings.TrimPrefix(item, "tolerance="), 64)
+			if err != nil || math.IsNaN(tol) || math.IsInf(tol, 0) {
+				return fmt.Errorf("%s: want a number such as 0.05", item)
+			}
+			r.Tolerance = &tol
 		default:
 			amount, period, ok := strings.Cut(item, "/")
 			if !ok {
-				return fmt.Errorf("%q: want window=D, select=Max|Min|Disabled, N%%/D or N/D", item)
+				return fmt.Errorf("%q: want window=D, select=Max|Min|Disabled, tolerance=X, N%%/D or N/D", item)
 			}
 			p := scalesim.Policy{Type: scalesim.PolicyPods}
 			if strings.HasSuffix(amount, "%") {

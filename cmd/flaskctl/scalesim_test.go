@@ -102,6 +102,10 @@ func TestScaleSimBadInput(t *testing.T) {
 		{[]string{"--values", "nope.yaml"}, "nope.yaml"},
 		{[]string{"--group", "mail"}, "worker.groups.mail: no such group"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
+		// A bare number of seconds has the same bound as a duration: it
+		// used to pass unbounded and wrap last-active + cooldown around.
+		{[]string{"--min", "0", "--cooldown", "9223372036854775807"}, "--cooldown 9223372036854775807: want whole seconds, at most 7 days"},
+		{[]string{"--startup", "604801"}, "--startup 604801"},
 	} {
 		_, err := scaleSim(t, c.args...)
 		require.Error(t, err, c.args)
@@ -121,4 +125,25 @@ func TestScaleSimFlagsOverride(t *testing.T) {
 		"window 30s, 2/60s", "window 60s, 50%/60s", "concurrency per pod            4", "20 / 30"} {
 		require.Contains(t, out, want)
 	}
+}
+
+func TestScaleSimBehaviorNull(t *testing.T) {
+	t.Parallel()
+	null := filepath.Join(t.TempDir(), "null.yaml")
+	require.NoError(t, os.WriteFile(null, []byte("worker:\n  defaults:\n    autoscaling:\n      behavior: null\n"), 0o644))
+	out, err := scaleSim(t, "--values", null, "--duration", "1m", "--timeline", "0")
+	require.NoError(t, err)
+	require.Contains(t, out, "no behavior: up to max(2x, 4) per sync")
+	require.Contains(t, out, "no behavior: window 300s, no rate limit")
+	// A behavior flag gives the HPA a behavior again, with Kubernetes'
+	// defaults for what the flag leaves out.
+	out, err = scaleSim(t, "--values", null, "--duration", "1m", "--timeline", "0", "--scale-down", "50%/60s")
+	require.NoError(t, err)
+	require.Contains(t, out, "window 0s, 100%/15s 4/15s max")
+	require.Contains(t, out, "window 300s, 50%/60s")
+	out, err = scaleSim(t, "--duration", "1m", "--timeline", "0", "--scale-down", "tolerance=0.05")
+	require.NoError(t, err)
+	require.Contains(t, out, "window 300s, 50%/60s, tolerance 0.05")
+	_, err = scaleSim(t, "--scale-up", "tolerance=x")
+	require.ErrorContains(t, err, "tolerance=x: want a number")
 }
