@@ -184,6 +184,8 @@ func (r Rules) Validate() error {
 		return fmt.Errorf("max %d: must be 1 to %d", r.Max, MaxReplicas)
 	case r.Min > r.Max:
 		return fmt.Errorf("min %d is above max %d", r.Min, r.Max)
+	case r.Idle > 0:
+		return fmt.Errorf("idle %d: KEDA supports only 0 as idleReplicaCount (other values make the HPA and KEDA fight)", r.Idle)
 	case r.Idle >= 0 && r.Idle >= r.Min:
 		return fmt.Errorf("idle %d: must be below min %d (KEDA's idleReplicaCount)", r.Idle, r.Min)
 	case r.PollingInterval < 1:

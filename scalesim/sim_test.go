@@ -282,3 +282,14 @@ func TestMemoryDoesNotGrowWithJobs(t *testing.T) {
 	require.Greater(t, n2, 19*n1, "twenty times the jobs")
 	require.Less(t, large, small+1<<20, "heap kept: %d bytes for %d jobs, %d for %d", small, n1, large, n2)
 }
+
+// KEDA documents 0 as the only working idleReplicaCount: other values are
+// refused rather than simulated.
+func TestIdleReplicasOnlyZero(t *testing.T) {
+	t.Parallel()
+	r := DefaultRules()
+	r.Min, r.Idle = 3, 1
+	require.ErrorContains(t, r.Validate(), "idle 1: KEDA supports only 0")
+	r.Idle = 0
+	require.NoError(t, r.Validate())
+}
