@@ -229,11 +229,7 @@ func (b *bench) runInProcess(ctx context.Context, r *inproc, l inprocLoad, seq i
 	if err != nil {
 		return err
 	}
-	apiCfg := app.APIConfig{Common: common, HTTPAddr: ln.Addr().String(), MaxBodyBytes: 1 << 20, MaxBatchBodyBytes: 32 << 20, MaxPayloadBytes: 256 << 10,
-		MaxBatch: 1000, ShutdownTimeout: 10 * time.Second, RelayInterval: 250 * time.Millisecond, OutboxGrace: 5 * time.Second, RescueAfter: 5 * time.Minute,
-		APISecurity: app.APISecurity{MetricsAddr: "off", RateLimit: -1, RateBurst: 1, TenantMaxQueued: -1, APIKeyCacheTTL: 10 * time.Second, SessionTTL: time.Hour}}
-	wcfg := app.WorkerConfig{Common: common, HTTPAddr: "127.0.0.1:0", Queues: "default:" + strconv.Itoa(b.cfg.concurrency), Concurrency: 10,
-		WorkerID: "bench-inproc", ShutdownGrace: 10 * time.Second, FetchWait: 2 * time.Second, MaxFetch: 256, HeartbeatInterval: 2 * time.Second, WorkerTTL: 30 * time.Second}
+	apiCfg, wcfg := inprocConfigs(common, ln.Addr().String(), b.cfg.concurrency)
 	if err := errors.Join(apiCfg.Validate(), wcfg.Validate()); err != nil {
 		ln.Close()
 		return err
@@ -420,4 +416,17 @@ func trimPprof(s string) string {
 		keep = append(keep, line)
 	}
 	return strings.Join(keep, "\n")
+}
+
+// inprocConfigs are the API's and the worker's settings of the in-process
+// reproduction: the binaries' defaults, with rate limits and the metrics
+// listener off, and the given address and per-queue concurrency.
+func inprocConfigs(common app.Common, addr string, concurrency int) (app.APIConfig, app.WorkerConfig) {
+	apiCfg := app.APIConfig{Common: common, HTTPAddr: addr, MaxBodyBytes: 1 << 20, MaxBatchBodyBytes: 32 << 20, MaxPayloadBytes: 256 << 10,
+		MaxBatch: 1000, ShutdownTimeout: 10 * time.Second, RelayInterval: 250 * time.Millisecond, OutboxGrace: 5 * time.Second, RescueAfter: 5 * time.Minute,
+		StatsCacheTTL: time.Second, StatsTerminalTTL: time.Minute, WorkerTTL: 30 * time.Second,
+		APISecurity: app.APISecurity{MetricsAddr: "off", RateLimit: -1, RateBurst: 1, TenantMaxQueued: -1, APIKeyCacheTTL: 10 * time.Second, SessionTTL: time.Hour}}
+	wcfg := app.WorkerConfig{Common: common, HTTPAddr: "127.0.0.1:0", Queues: "default:" + strconv.Itoa(concurrency), Concurrency: 10,
+		WorkerID: "bench-inproc", ShutdownGrace: 10 * time.Second, FetchWait: 2 * time.Second, MaxFetch: 256, HeartbeatInterval: 2 * time.Second, WorkerTTL: 30 * time.Second}
+	return apiCfg, wcfg
 }
