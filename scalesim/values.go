@@ -111,7 +111,6 @@ var groupKeys = keys{
 		"trigger":                 scalar,
 		"minReplicaCount":         scalar,
 		"maxReplicaCount":         scalar,
-		"idleReplicaCount":        scalar,
 		"pollingInterval":         scalar,
 		"cooldownPeriod":          scalar,
 		"initialCooldownPeriod":   scalar,
@@ -320,7 +319,6 @@ func (v Values) Rules(group, queue string, base Rules) (Rules, string, string, e
 	}
 	rd.integer(as, "autoscaling.minReplicaCount", &r.Min)
 	rd.integer(as, "autoscaling.maxReplicaCount", &r.Max)
-	rd.integer(as, "autoscaling.idleReplicaCount", &r.Idle)
 	rd.integer(as, "autoscaling.pollingInterval", &r.PollingInterval)
 	rd.integer(as, "autoscaling.cooldownPeriod", &r.CooldownPeriod)
 	rd.integer(as, "autoscaling.initialCooldownPeriod", &r.InitialCooldownPeriod)

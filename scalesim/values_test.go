@@ -152,3 +152,11 @@ func TestValuesTolerance(t *testing.T) {
 	_, _, _, err = ChartDefaults().Merge(v).Rules("", "", DefaultRules())
 	require.ErrorContains(t, err, "autoscaling.behavior.scaleDown.tolerance: want")
 }
+
+// A key the chart's schema rejects is rejected here too: the chart renders
+// no idleReplicaCount (only the --idle flag sets it).
+func TestValuesRejectIdleReplicaCount(t *testing.T) {
+	t.Parallel()
+	_, err := ParseValues("x.yaml", []byte("worker:\n  defaults:\n    autoscaling:\n      idleReplicaCount: 0\n"))
+	require.ErrorContains(t, err, "worker.defaults.autoscaling.idleReplicaCount")
+}
