@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flaskhq/flask/job"
+	"github.com/flaskhq/flask/telemetry"
 )
 
 // Limits of one stream.
@@ -247,7 +248,8 @@ func (h *hub) poll(ctx context.Context) {
 		}
 		m, err := h.jobMessage(j)
 		if err != nil {
-			h.d.log.ErrorContext(ctx, "dashboard live updates: render job", "job_id", j.ID, "err", err)
+			h.d.log.ErrorContext(telemetry.Extract(ctx, j.Trace), "dashboard live updates: render job",
+				"job_id", j.ID, "queue", j.Queue, "type", j.Type, "attempt", j.Attempt, "err", err)
 			continue
 		}
 		msgs[j.ID] = m
