@@ -41,12 +41,19 @@ type env struct {
 // countingStore wraps the real store to count the hub's reads.
 type countingStore struct {
 	*store.Store
-	queueStats, getJobs, listWorkers atomic.Int64
+	// queueStats counts the hub's reads of the active counts (every poll),
+	// finished those of the finished counts (FinishedInterval).
+	queueStats, finished, getJobs, listWorkers atomic.Int64
 }
 
-func (c *countingStore) QueueStats(ctx context.Context) ([]store.QueueStats, error) {
+func (c *countingStore) ActiveQueueStats(ctx context.Context, tenant string) ([]store.QueueStats, error) {
 	c.queueStats.Add(1)
-	return c.Store.QueueStats(ctx)
+	return c.Store.ActiveQueueStats(ctx, tenant)
+}
+
+func (c *countingStore) TerminalQueueStats(ctx context.Context, tenant string) ([]store.QueueStats, error) {
+	c.finished.Add(1)
+	return c.Store.TerminalQueueStats(ctx, tenant)
 }
 
 func (c *countingStore) GetJobs(ctx context.Context, ids []string) ([]job.Job, error) {

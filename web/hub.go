@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flaskhq/flask/job"
+	"github.com/flaskhq/flask/store"
 	"github.com/flaskhq/flask/telemetry"
 )
 
@@ -94,6 +95,10 @@ type hub struct {
 	// Used by the polling goroutine only.
 	lastPoll, lastSample time.Time
 	failing              bool
+	// finished holds the last read of the finished jobs' counts, taken at
+	// finishedAt (zero: none yet).
+	finished   []store.QueueStats
+	finishedAt time.Time
 }
 
 func newHub(d *Dashboard) *hub {
@@ -283,11 +288,25 @@ func (h *hub) poll(ctx context.Context) {
 func (h *hub) read(ctx context.Context, wantOverview bool, idset map[string]bool) ([]byte, []job.Job, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.d.cfg.ReadTimeout)
 	defer cancel()
-	stats, err := h.d.store.QueueStats(ctx)
+	active, err := h.d.store.ActiveQueueStats(ctx, store.AllTenants)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read queue statistics: %w", err)
 	}
-	h.sampler.observe(h.d.now(), stats)
+	// The finished counts at their own pace; the throughput sampler sees
+	// only fresh readings, so a bar holds what finished since the last one.
+	now, iv := h.d.now(), h.d.cfg.FinishedInterval
+	fresh := iv <= 0 || h.finishedAt.IsZero() || !now.Truncate(iv).Equal(h.finishedAt.Truncate(iv))
+	if fresh {
+		fin, err := h.d.store.TerminalQueueStats(ctx, store.AllTenants)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read finished job counts: %w", err)
+		}
+		h.finished, h.finishedAt = fin, now
+	}
+	stats := store.MergeQueueStats(active, h.finished)
+	if fresh {
+		h.sampler.observe(now, stats)
+	}
 	h.lastSample = time.Now()
 	var ovHTML []byte
 	if wantOverview {

@@ -320,3 +320,35 @@ func TestSampler(t *testing.T) {
 	}
 	require.NotContains(t, series, "new", "a queue without a reading in the window has no chart")
 }
+
+// With FinishedInterval set, the finished counts (a scan of every finished
+// job) are read once per interval, aligned to its multiples, while the
+// active counts are read every poll; the overview shows the last finished
+// counts merged with fresh active ones, and a throughput bar gets the jobs
+// finished since the previous reading.
+func TestHubFinishedCountsAtTheirPace(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{FinishedInterval: 30 * time.Second}) // start is on a 30 s boundary
+	_, err := e.d.hub.subscribe(true, nil)
+	require.NoError(t, err)
+	e.d.hub.poll(e.ctx) // baseline
+	require.EqualValues(t, 1, e.st.finished.Load())
+
+	a := e.insert(store.InsertParams{Queue: "default", Type: "demo.echo"})
+	e.insert(store.InsertParams{Queue: "default", Type: "demo.echo"})
+	e.run(a.ID, "w-1", job.StateSucceeded, `{}`, "") // advances the clock 3.5 s
+	e.d.hub.poll(e.ctx)
+	require.Less(t, e.clk.Now().Sub(start), 30*time.Second)
+	require.EqualValues(t, 2, e.st.queueStats.Load(), "active counts every poll")
+	require.EqualValues(t, 1, e.st.finished.Load(), "finished counts not again within the interval")
+	ov := string(e.d.hub.overview)
+	require.Contains(t, ov, `data-count="queued">1<`, "the active counts are fresh")
+	require.Contains(t, ov, `data-count="succeeded">0<`, "the finished counts are the interval's")
+
+	e.clk.Advance(30 * time.Second)
+	e.d.hub.poll(e.ctx)
+	require.EqualValues(t, 2, e.st.finished.Load(), "a new interval: read again")
+	ov = string(e.d.hub.overview)
+	require.Contains(t, ov, `data-count="succeeded">1<`)
+	require.Contains(t, ov, "1 finished", "the reading feeds the throughput chart")
+}

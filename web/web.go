@@ -30,6 +30,11 @@ type Store interface {
 	ListJobs(ctx context.Context, p store.ListParams) ([]job.Job, error)
 	// QueueStats summarises every queue that holds jobs.
 	QueueStats(ctx context.Context) ([]store.QueueStats, error)
+	// ActiveQueueStats counts the jobs still needing a worker (cheap: it
+	// follows the backlog); TerminalQueueStats the finished ones (a scan of
+	// every finished job). The hub reads them at their own paces.
+	ActiveQueueStats(ctx context.Context, tenant string) ([]store.QueueStats, error)
+	TerminalQueueStats(ctx context.Context, tenant string) ([]store.QueueStats, error)
 	// ListWorkers lists the live workers.
 	ListWorkers(ctx context.Context) ([]store.WorkerInfo, error)
 }
@@ -62,6 +67,12 @@ type Config struct {
 	DefaultQueue string
 	// ReadTimeout bounds each store read of a page or of one poll. Default 10s.
 	ReadTimeout time.Duration
+	// FinishedInterval is how often the hub reads the finished jobs'
+	// counts (succeeded, failed, cancelled), whose cost grows with every job
+	// ever run, at most 30s (a throughput bar); reads are aligned to its
+	// multiples, so each bar gets one. The active counts are read every
+	// poll. Default 0: every poll, for small stores.
+	FinishedInterval time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -79,6 +90,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ReadTimeout <= 0 {
 		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.FinishedInterval > sampleBucket {
+		c.FinishedInterval = sampleBucket
 	}
 	return c
 }
