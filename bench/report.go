@@ -217,9 +217,11 @@ func (b *bench) writeScenario(w *strings.Builder, r *result) {
 		thousands(float64(r.PG.HotUpd)), thousands(float64(r.PG.Deleted)))
 	p("| outbox: published / publish errors / republished by the sweep | %s / %s / %s |", thousands(r.API["flask_outbox_published_total"]),
 		thousands(r.API["flask_outbox_publish_errors_total"]), thousands(r.API["flask_outbox_swept_total"]))
-	p("| worker: deliveries skipped / redeliveries / errors | %s / %s / %s %s |", thousands(r.Worker["flask_deliveries_skipped_total"]),
+	p("| worker: deliveries skipped / redeliveries / store errors / broker errors | %s / %s / %s / %s %s |", thousands(r.Worker["flask_deliveries_skipped_total"]),
 		thousands(r.Worker["flask_redeliveries_total"]), thousands(r.Worker["flask_worker_errors_total"]),
-		strings.Join(append(r.Worker.matching("flask_deliveries_skipped_total"), r.Worker.matching("flask_worker_errors_total")...), " "))
+		thousands(r.Worker["flask_broker_consume_errors_total"]),
+		strings.Join(append(append(r.Worker.matching("flask_deliveries_skipped_total"), r.Worker.matching("flask_worker_errors_total")...),
+			r.Worker.matching("flask_broker_consume_errors_total")...), " "))
 	p("| GC cycles: api / worker | %s / %s |", thousands(r.API["go_gc_duration_seconds_count"]), thousands(r.Worker["go_gc_duration_seconds_count"]))
 	writeActivity(w, r)
 }

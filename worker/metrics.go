@@ -59,11 +59,6 @@ func (m *metrics) forJob(queue, typ string) *jobSeries {
 // brokerError counts a failed broker call of a queue: op is fetch, ack,
 // nak or extend.
 func (m *metrics) brokerError(queue, op string) {
-	legacy := op
-	if op == "ack" || op == "nak" {
-		legacy = "settle"
-	}
-	m.errors.WithLabelValues(legacy).Inc()
 	m.brokerErr.WithLabelValues(queue, op).Inc()
 }
 
@@ -94,7 +89,7 @@ func newMetrics(reg prometheus.Registerer, queues map[string]int) (*metrics, err
 			Name: "flask_redeliveries_total", Help: "Deliveries that were not the message's first.",
 		}, []string{"queue"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "flask_worker_errors_total", Help: "Errors talking to the broker or the store, by operation (fetch, claim, settle, extend, finish, heartbeat).",
+			Name: "flask_worker_errors_total", Help: "Errors talking to the store, by operation (claim, finish, heartbeat); broker errors are flask_broker_consume_errors_total.",
 		}, []string{"op"}),
 		brokerErr: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flask_broker_consume_errors_total", Help: "Failed broker calls of the consuming side, by queue and operation (fetch, ack, nak, extend).",
