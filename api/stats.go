@@ -23,7 +23,10 @@ type snapshot struct {
 	// terminal is false when the finished states' counts are unknown (their
 	// first read has not ended, or the reads failed for a while): they are
 	// then missing from queues, not zero.
-	terminal     bool
+	terminal bool
+	// terminalAt is when the finished counts merged into queues were read
+	// (server clock).
+	terminalAt   time.Time
 	outbox       int
 	outboxOldest *time.Time
 	workers      []store.WorkerInfo
@@ -61,6 +64,7 @@ type statsCache struct {
 
 	// The finished states' counts, guarded by mu.
 	terminal        []store.QueueStats
+	terminalAt      time.Time     // server-clock time of the read that gave terminal
 	terminalOK      time.Time     // monotonic time of the read that gave terminal; zero before
 	terminalTried   time.Time     // monotonic start of the last read, whatever its outcome
 	terminalPending chan struct{} // closed when the terminal read in progress ends
@@ -144,7 +148,7 @@ func (c *statsCache) read() (*snapshot, error) {
 	// Finished counts one refresh late are still reported; older ones (the
 	// reads keep failing) are dropped rather than shown flat.
 	if !c.terminalOK.IsZero() && time.Since(c.terminalOK) < 2*c.terminalTTL+c.timeout {
-		snap.queues, snap.terminal = store.MergeQueueStats(qs, c.terminal), true
+		snap.queues, snap.terminal, snap.terminalAt = store.MergeQueueStats(qs, c.terminal), true, c.terminalAt
 	}
 	c.mu.Unlock()
 	return snap, nil
@@ -170,7 +174,7 @@ func (c *statsCache) refreshTerminal() <-chan struct{} {
 		defer close(done)
 		ctx, cancel := context.WithTimeout(context.Background(), max(c.terminalTTL, c.timeout))
 		defer cancel()
-		started := time.Now()
+		started, startedAt := time.Now(), c.now()
 		qs, err := c.store.TerminalQueueStats(ctx, store.AllTenants)
 		if err != nil {
 			c.log.Warn("read the counts of finished jobs", "err", err)
@@ -179,7 +183,7 @@ func (c *statsCache) refreshTerminal() <-chan struct{} {
 		defer c.mu.Unlock()
 		c.terminalPending = nil
 		if err == nil {
-			c.terminal, c.terminalOK = qs, started
+			c.terminal, c.terminalOK, c.terminalAt = qs, started, startedAt
 		}
 	}()
 	return done
@@ -271,4 +275,16 @@ func (s *Server) configuredQueue(queue string) bool {
 		}
 	}
 	return false
+}
+
+// StatsSnapshot returns the cached statistics the API's /metrics and KEDA
+// endpoint read, for the dashboard: one reading per FLASK_STATS_CACHE_TTL
+// (finished counts per FLASK_STATS_TERMINAL_TTL) serves them all.
+func (s *Server) StatsSnapshot(ctx context.Context) (store.StatsSnapshot, error) {
+	snap, err := s.stats.get(ctx)
+	if err != nil {
+		return store.StatsSnapshot{}, err
+	}
+	return store.StatsSnapshot{Queues: snap.queues, Finished: snap.terminal, FinishedAt: snap.terminalAt,
+		Workers: snap.workers, At: snap.at}, nil
 }

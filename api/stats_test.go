@@ -211,11 +211,15 @@ func TestStatsCacheTerminalPace(t *testing.T) {
 	})
 	putJobs(h, "acme", "mail", job.StateQueued, 2, testNow)
 	putJobs(h, "acme", "mail", job.StateSucceeded, 5, testNow)
-	c := newStatsCache(h.store, slog.New(slog.DiscardHandler), func() time.Time { return testNow }, 0, time.Hour, time.Minute, time.Minute)
+	var ticks atomic.Int64 // a clock one second further at each reading
+	now := func() time.Time { return testNow.Add(time.Duration(ticks.Add(1)) * time.Second) }
+	c := newStatsCache(h.store, slog.New(slog.DiscardHandler), now, 0, time.Hour, time.Minute, time.Minute)
 
 	s, err := c.get(t.Context())
 	require.NoError(t, err)
 	require.True(t, s.terminal, "the first read waits for the finished counts")
+	firstRead := s.terminalAt
+	require.False(t, firstRead.IsZero())
 	queued, succeeded := queuedAndSucceeded(s, "mail")
 	require.Equal(t, [2]int{2, 5}, [2]int{queued, succeeded})
 
@@ -229,6 +233,7 @@ func TestStatsCacheTerminalPace(t *testing.T) {
 	require.Equal(t, [2]int{3, 5}, [2]int{queued, succeeded}, "active counts fresh, finished ones kept for terminalTTL")
 	require.Equal(t, int64(4), active.Load())
 	require.Equal(t, int64(1), terminal.Load())
+	require.Equal(t, firstRead, s.terminalAt, "the same finished reading: the dashboard samples it once")
 
 	c.mu.Lock()
 	c.terminalTTL = 0
@@ -238,6 +243,7 @@ func TestStatsCacheTerminalPace(t *testing.T) {
 	queued, succeeded = queuedAndSucceeded(s, "mail")
 	require.Equal(t, [2]int{3, 6}, [2]int{queued, succeeded}, "read again once expired")
 	require.Equal(t, int64(2), terminal.Load())
+	require.True(t, s.terminalAt.After(firstRead), "a new finished reading carries its own time")
 }
 
 // A terminal read slower than the read timeout holds up nothing: the active

@@ -334,12 +334,6 @@ type APIConfig struct {
 	// store while a dashboard page is open (one read per process, whatever
 	// the number of pages). Default 1s.
 	WebPollInterval time.Duration `envconfig:"WEB_POLL_INTERVAL" default:"1s"`
-	// WebFinishedInterval is how often the dashboard reads the finished
-	// jobs' counts (succeeded, failed, cancelled: a scan of every finished
-	// job) for its overview and throughput charts; the active counts are
-	// read every poll. 0 reads them every poll (dev mode); at most 30s.
-	// Default 30s.
-	WebFinishedInterval time.Duration `envconfig:"WEB_FINISHED_INTERVAL" default:"30s"`
 	// StatsCacheTTL is how long one read of the queue statistics serves
 	// this process's metrics scrapes and GET /v1/stats/queues/{queue}
 	// (KEDA's metrics-api trigger), between 100ms and 1m. Default 1s.
@@ -381,9 +375,6 @@ func (c *APIConfig) Validate() error {
 	}
 	if c.WebEnabled && (c.WebPollInterval < 100*time.Millisecond || c.WebPollInterval > time.Minute) {
 		return errors.New("FLASK_WEB_POLL_INTERVAL must be between 100ms and 1m")
-	}
-	if c.WebFinishedInterval < 0 || c.WebFinishedInterval > 30*time.Second {
-		return errors.New("FLASK_WEB_FINISHED_INTERVAL must be between 0 (every poll) and 30s")
 	}
 	if c.StatsCacheTTL < 100*time.Millisecond || c.StatsCacheTTL > time.Minute {
 		return errors.New("FLASK_STATS_CACHE_TTL must be between 100ms and 1m")

@@ -70,7 +70,8 @@ func RunDev(ctx context.Context, cfg DevConfig, log *slog.Logger) error {
 	}
 	apiCfg := APIConfig{Common: common, HTTPAddr: cfg.Addr, MaxBodyBytes: 1 << 20, MaxBatchBodyBytes: 32 << 20,
 		MaxPayloadBytes: 256 << 10, MaxBatch: 1000, ShutdownTimeout: defaultShutdown, RelayInterval: defaultRelayInterval,
-		OutboxGrace: defaultOutboxGrace, RescueAfter: defaultRescueAfter, WebEnabled: true, WebPollInterval: defaultWebPoll, WebFinishedInterval: 0 /* every poll: a dev store is small */, StatsCacheTTL: time.Second, StatsTerminalTTL: time.Minute, WorkerTTL: defaultWorkerTTL,
+		OutboxGrace: defaultOutboxGrace, RescueAfter: defaultRescueAfter, WebEnabled: true, WebPollInterval: defaultWebPoll, StatsCacheTTL: time.Second,
+		StatsTerminalTTL: time.Second /* a dev store is small: the dashboard's finished counts stay live */, WorkerTTL: defaultWorkerTTL,
 		APISecurity: APISecurity{MetricsAddr: "off", RateLimit: 50, RateBurst: 100, TenantMaxQueued: 100000, APIKeyCacheTTL: 10 * time.Second,
 			SessionTTL: 8 * time.Hour}}
 	wcfg := WorkerConfig{Common: common, Queues: cfg.Queues, Concurrency: 10, ShutdownGrace: defaultShutdown,

@@ -128,9 +128,9 @@ func TestMetricsReference(t *testing.T) {
 	apiReg := &recorder{Registry: prometheus.NewRegistry()}
 	_, err = relay.New(relay.Config{}, st, nil, log, apiReg)
 	require.NoError(t, err)
-	_, err = api.New(api.Config{}, api.Deps{Store: st, Catalog: cat, Logger: log, Registerer: apiReg, Gatherer: apiReg})
+	srv, err := api.New(api.Config{}, api.Deps{Store: st, Catalog: cat, Logger: log, Registerer: apiReg, Gatherer: apiReg})
 	require.NoError(t, err)
-	_, err = web.New(web.Config{}, web.Deps{Store: st, Catalog: cat, Logger: log, Registerer: apiReg})
+	_, err = web.New(web.Config{}, web.Deps{Store: st, Stats: srv, Catalog: cat, Logger: log, Registerer: apiReg})
 	require.NoError(t, err)
 
 	workerReg := &recorder{Registry: prometheus.NewRegistry()}

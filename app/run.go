@@ -308,8 +308,8 @@ func ServeAPI(ctx context.Context, cfg APIConfig, p APIParts, ln net.Listener, l
 	defer stopWeb()
 	webDone := make(chan error, 1)
 	if cfg.WebEnabled {
-		dash, err := web.New(web.Config{PollInterval: cfg.WebPollInterval, FinishedInterval: cfg.WebFinishedInterval},
-			web.Deps{Store: p.Store, Catalog: p.Catalog, Logger: log.With("component", "web"), Registerer: p.Metrics})
+		dash, err := web.New(web.Config{PollInterval: cfg.WebPollInterval},
+			web.Deps{Store: p.Store, Stats: srv, Catalog: p.Catalog, Logger: log.With("component", "web"), Registerer: p.Metrics})
 		if err != nil {
 			return err
 		}

@@ -81,6 +81,20 @@ type QueueStats struct {
 	OldestQueuedAt *time.Time `json:"oldest_queued_at"`
 }
 
+// StatsSnapshot is one cached reading of the platform-wide statistics, as
+// the API's statistics cache shares it with the dashboard.
+type StatsSnapshot struct {
+	// Queues holds the active states' counts as of At, merged with the
+	// finished states' counts as of FinishedAt when Finished is true (while
+	// false those counts are missing, not zero).
+	Queues     []QueueStats
+	Finished   bool
+	FinishedAt time.Time
+	// Workers are the worker records as of At.
+	Workers []WorkerInfo
+	At      time.Time
+}
+
 // ClaimParams asks to claim jobs for one worker.
 type ClaimParams struct {
 	JobIDs   []string

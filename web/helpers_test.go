@@ -41,19 +41,8 @@ type env struct {
 // countingStore wraps the real store to count the hub's reads.
 type countingStore struct {
 	*store.Store
-	// queueStats counts the hub's reads of the active counts (every poll),
-	// finished those of the finished counts (FinishedInterval).
-	queueStats, finished, getJobs, listWorkers atomic.Int64
-}
-
-func (c *countingStore) ActiveQueueStats(ctx context.Context, tenant string) ([]store.QueueStats, error) {
-	c.queueStats.Add(1)
-	return c.Store.ActiveQueueStats(ctx, tenant)
-}
-
-func (c *countingStore) TerminalQueueStats(ctx context.Context, tenant string) ([]store.QueueStats, error) {
-	c.finished.Add(1)
-	return c.Store.TerminalQueueStats(ctx, tenant)
+	// stats counts the reads of the statistics (storeStats.StatsSnapshot).
+	stats, getJobs atomic.Int64
 }
 
 func (c *countingStore) GetJobs(ctx context.Context, ids []string) ([]job.Job, error) {
@@ -61,9 +50,25 @@ func (c *countingStore) GetJobs(ctx context.Context, ids []string) ([]job.Job, e
 	return c.Store.GetJobs(ctx, ids)
 }
 
-func (c *countingStore) ListWorkers(ctx context.Context) ([]store.WorkerInfo, error) {
-	c.listWorkers.Add(1)
-	return c.Store.ListWorkers(ctx)
+// storeStats stands in for the API's statistics cache: every call reads
+// the store, and the finished counts are stamped with the clock's time.
+type storeStats struct {
+	st  *countingStore
+	clk *storetest.Clock
+}
+
+func (s storeStats) StatsSnapshot(ctx context.Context) (store.StatsSnapshot, error) {
+	s.st.stats.Add(1)
+	qs, err := s.st.QueueStats(ctx)
+	if err != nil {
+		return store.StatsSnapshot{}, err
+	}
+	ws, err := s.st.ListWorkers(ctx)
+	if err != nil {
+		return store.StatsSnapshot{}, err
+	}
+	now := s.clk.Now()
+	return store.StatsSnapshot{Queues: qs, Finished: true, FinishedAt: now, Workers: ws, At: now}, nil
 }
 
 func testCatalog(t *testing.T) *job.Catalog {
@@ -85,7 +90,7 @@ func newEnv(t *testing.T, cfg Config) *env {
 	_, err = raw.Migrate(t.Context())
 	require.NoError(t, err)
 	cs := &countingStore{Store: raw}
-	d, err := New(cfg, Deps{Store: cs, Catalog: testCatalog(t), Now: clk.Now})
+	d, err := New(cfg, Deps{Store: cs, Stats: storeStats{cs, clk}, Catalog: testCatalog(t), Now: clk.Now})
 	require.NoError(t, err)
 	return &env{t: t, ctx: t.Context(), st: cs, raw: raw, clk: clk, d: d}
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flaskhq/flask/job"
-	"github.com/flaskhq/flask/store"
 	"github.com/flaskhq/flask/telemetry"
 )
 
@@ -95,9 +94,7 @@ type hub struct {
 	// Used by the polling goroutine only.
 	lastPoll, lastSample time.Time
 	failing              bool
-	// finished holds the last read of the finished jobs' counts, taken at
-	// finishedAt (zero: none yet).
-	finished   []store.QueueStats
+	// finishedAt is when the finished counts the sampler last saw were read.
 	finishedAt time.Time
 }
 
@@ -288,33 +285,20 @@ func (h *hub) poll(ctx context.Context) {
 func (h *hub) read(ctx context.Context, wantOverview bool, idset map[string]bool) ([]byte, []job.Job, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.d.cfg.ReadTimeout)
 	defer cancel()
-	active, err := h.d.store.ActiveQueueStats(ctx, store.AllTenants)
+	snap, err := h.d.stats.StatsSnapshot(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read queue statistics: %w", err)
 	}
-	// The finished counts at their own pace; the throughput sampler sees
-	// only fresh readings, so a bar holds what finished since the last one.
-	now, iv := h.d.now(), h.d.cfg.FinishedInterval
-	fresh := iv <= 0 || h.finishedAt.IsZero() || !now.Truncate(iv).Equal(h.finishedAt.Truncate(iv))
-	if fresh {
-		fin, err := h.d.store.TerminalQueueStats(ctx, store.AllTenants)
-		if err != nil {
-			return nil, nil, fmt.Errorf("read finished job counts: %w", err)
-		}
-		h.finished, h.finishedAt = fin, now
-	}
-	stats := store.MergeQueueStats(active, h.finished)
-	if fresh {
-		h.sampler.observe(now, stats)
+	// The finished counts change once per FLASK_STATS_TERMINAL_TTL: the
+	// throughput sampler takes each new reading once.
+	if snap.Finished && !snap.FinishedAt.Equal(h.finishedAt) {
+		h.sampler.observe(snap.FinishedAt, snap.Queues)
+		h.finishedAt = snap.FinishedAt
 	}
 	h.lastSample = time.Now()
 	var ovHTML []byte
 	if wantOverview {
-		workers, err := h.d.store.ListWorkers(ctx)
-		if err != nil {
-			return nil, nil, fmt.Errorf("list workers: %w", err)
-		}
-		if ovHTML, err = h.d.renderFragment("overview-live", h.d.buildOverview(stats, workers)); err != nil {
+		if ovHTML, err = h.d.renderFragment("overview-live", h.d.buildOverview(snap.Queues, snap.Workers)); err != nil {
 			return nil, nil, err
 		}
 	}

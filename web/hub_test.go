@@ -60,8 +60,7 @@ func TestHubOneReadPerPoll(t *testing.T) {
 		jobTabs = append(jobTabs, s)
 	}
 	e.d.hub.poll(e.ctx)
-	require.EqualValues(t, 1, e.st.queueStats.Load(), "one statistics read for three overview tabs")
-	require.EqualValues(t, 1, e.st.listWorkers.Load())
+	require.EqualValues(t, 1, e.st.stats.Load(), "one statistics read for three overview tabs")
 	require.EqualValues(t, 1, e.st.getJobs.Load(), "one read of the union of the watched jobs")
 
 	// A new stream gets everything it shows, then "live".
@@ -83,7 +82,7 @@ func TestHubOneReadPerPoll(t *testing.T) {
 
 	// Nothing changed: nothing is sent.
 	e.d.hub.poll(e.ctx)
-	require.EqualValues(t, 2, e.st.queueStats.Load())
+	require.EqualValues(t, 2, e.st.stats.Load())
 	for _, s := range append(overviews, jobTabs...) {
 		require.Empty(t, drain(s))
 	}
@@ -112,9 +111,8 @@ func TestHubIdle(t *testing.T) {
 	e := newEnv(t, Config{IdleSampleInterval: time.Hour})
 	e.d.hub.poll(e.ctx)
 	e.d.hub.poll(e.ctx)
-	require.EqualValues(t, 1, e.st.queueStats.Load(), "without streams, a sample per IdleSampleInterval")
+	require.EqualValues(t, 1, e.st.stats.Load(), "without streams, a sample per IdleSampleInterval")
 	require.EqualValues(t, 0, e.st.getJobs.Load())
-	require.EqualValues(t, 0, e.st.listWorkers.Load())
 }
 
 func TestHubDropsSlowStream(t *testing.T) {
@@ -321,34 +319,58 @@ func TestSampler(t *testing.T) {
 	require.NotContains(t, series, "new", "a queue without a reading in the window has no chart")
 }
 
-// With FinishedInterval set, the finished counts (a scan of every finished
-// job) are read once per interval, aligned to its multiples, while the
-// active counts are read every poll; the overview shows the last finished
-// counts merged with fresh active ones, and a throughput bar gets the jobs
-// finished since the previous reading.
-func TestHubFinishedCountsAtTheirPace(t *testing.T) {
+// The hub feeds the throughput sampler each reading of the finished counts
+// once: the shared statistics refresh them once per
+// FLASK_STATS_TERMINAL_TTL, and polls in between see the same reading.
+func TestHubSamplesEachFinishedReadingOnce(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{FinishedInterval: 30 * time.Second}) // start is on a 30 s boundary
-	_, err := e.d.hub.subscribe(true, nil)
-	require.NoError(t, err)
+	e := newEnv(t, Config{IdleSampleInterval: time.Nanosecond})
+	fixed := &fixedStats{}
+	e.d.stats = fixed
+	reading := func(at time.Time, succeeded int) {
+		fixed.snap = store.StatsSnapshot{Finished: true, FinishedAt: at, At: at,
+			Queues: []store.QueueStats{{Queue: "default", Counts: map[job.State]int{job.StateSucceeded: succeeded}}}}
+	}
+	reading(start, 100)
 	e.d.hub.poll(e.ctx) // baseline
-	require.EqualValues(t, 1, e.st.finished.Load())
-
-	a := e.insert(store.InsertParams{Queue: "default", Type: "demo.echo"})
-	e.insert(store.InsertParams{Queue: "default", Type: "demo.echo"})
-	e.run(a.ID, "w-1", job.StateSucceeded, `{}`, "") // advances the clock 3.5 s
+	reading(start.Add(10*time.Second), 104)
 	e.d.hub.poll(e.ctx)
-	require.Less(t, e.clk.Now().Sub(start), 30*time.Second)
-	require.EqualValues(t, 2, e.st.queueStats.Load(), "active counts every poll")
-	require.EqualValues(t, 1, e.st.finished.Load(), "finished counts not again within the interval")
-	ov := string(e.d.hub.overview)
-	require.Contains(t, ov, `data-count="queued">1<`, "the active counts are fresh")
-	require.Contains(t, ov, `data-count="succeeded">0<`, "the finished counts are the interval's")
-
-	e.clk.Advance(30 * time.Second)
+	e.d.hub.poll(e.ctx) // the same reading again: not counted twice
 	e.d.hub.poll(e.ctx)
-	require.EqualValues(t, 2, e.st.finished.Load(), "a new interval: read again")
-	ov = string(e.d.hub.overview)
-	require.Contains(t, ov, `data-count="succeeded">1<`)
-	require.Contains(t, ov, "1 finished", "the reading feeds the throughput chart")
+	// Finished counts unknown (missing from the queues, not zero): nothing
+	// sampled, or the next reading would count all of history as new.
+	reading(start.Add(15*time.Second), 0)
+	fixed.snap.Finished = false
+	e.d.hub.poll(e.ctx)
+	reading(start.Add(20*time.Second), 105)
+	e.d.hub.poll(e.ctx)
+	series, _ := e.d.hub.sampler.series(start.Add(20 * time.Second))
+	total := 0
+	for _, b := range series["default"] {
+		total += b.finished
+	}
+	require.Equal(t, 5, total)
 }
+
+// A reading a minute after the previous one spreads its growth over the
+// 30-second bars it covers rather than leaving one of them empty.
+func TestSamplerSpreadsOverBuckets(t *testing.T) {
+	t.Parallel()
+	s := newSampler()
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	at := func(succeeded int) []store.QueueStats {
+		return []store.QueueStats{{Queue: "q", Counts: map[job.State]int{job.StateSucceeded: succeeded}}}
+	}
+	s.observe(t0.Add(5*time.Second), at(0))
+	s.observe(t0.Add(65*time.Second), at(9)) // covers the bars at 0:30 and 1:00
+	series, _ := s.series(t0.Add(70 * time.Second))
+	var got []int
+	for _, b := range series["q"] {
+		got = append(got, b.finished)
+	}
+	require.Equal(t, []int{0, 4, 5}, got[len(got)-3:], "9 jobs over the two bars after the previous reading's, the remainder on the last")
+}
+
+type fixedStats struct{ snap store.StatsSnapshot }
+
+func (f *fixedStats) StatsSnapshot(context.Context) (store.StatsSnapshot, error) { return f.snap, nil }

@@ -127,17 +127,13 @@ func (d *Dashboard) overview(ctx context.Context, r *http.Request) (*pageResult,
 	return &pageResult{name: "overview", status: http.StatusOK, data: v}, nil
 }
 
-// overviewData reads what the overview shows; the hub calls it too.
+// overviewData reads what the overview shows.
 func (d *Dashboard) overviewData(ctx context.Context) (overviewView, error) {
-	stats, err := d.store.QueueStats(ctx)
+	snap, err := d.stats.StatsSnapshot(ctx)
 	if err != nil {
 		return overviewView{}, fmt.Errorf("read queue statistics: %w", err)
 	}
-	workers, err := d.store.ListWorkers(ctx)
-	if err != nil {
-		return overviewView{}, fmt.Errorf("list workers: %w", err)
-	}
-	return d.buildOverview(stats, workers), nil
+	return d.buildOverview(snap.Queues, snap.Workers), nil
 }
 
 func (d *Dashboard) buildOverview(stats []store.QueueStats, workers []store.WorkerInfo) overviewView {

@@ -25,9 +25,9 @@ type bucket struct {
 
 // sampler turns successive readings of the queue counts into throughput:
 // the jobs that reached succeeded or failed between two readings are the
-// growth of those counts. It needs no query beyond QueueStats, which the
-// hub reads anyway, and no index on finished_at (which would slow every
-// finish). It is an estimate: a failed job retried by hand leaves the
+// growth of those counts. It needs no query beyond the statistics the
+// overview shows anyway, and no index on finished_at (which would slow
+// every finish). It is an estimate: a failed job retried by hand leaves the
 // failed count, and a reading where a count shrank counts zero for it.
 // Each API process samples the same database, so replicas agree; a new
 // process starts with an empty history.
@@ -35,8 +35,8 @@ type sampler struct {
 	mu sync.Mutex
 	// last is the previous reading of each queue's terminal counts.
 	last map[string][2]int
-	// first is when the first reading was taken.
-	first time.Time
+	// first and prev are when the first and the latest readings were taken.
+	first, prev time.Time
 	// buckets holds each queue's recent buckets, oldest first.
 	buckets map[string][]bucket
 }
@@ -45,11 +45,27 @@ func newSampler() *sampler {
 	return &sampler{last: map[string][2]int{}, buckets: map[string][]bucket{}}
 }
 
-// observe records one reading taken at now.
+// observe records one reading taken at now. The jobs finished since the
+// previous reading are spread evenly over the buckets from the one after
+// the previous reading's to now's: readings further apart than a bucket
+// (the finished counts are refreshed once a minute) do not leave every
+// other bar empty.
 func (s *sampler) observe(now time.Time, stats []store.QueueStats) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	start := now.Truncate(sampleBucket)
+	from := start
+	if !s.prev.IsZero() && s.prev.Before(now) {
+		from = s.prev.Truncate(sampleBucket).Add(sampleBucket)
+		if oldest := start.Add(-sampleWindow + sampleBucket); from.Before(oldest) {
+			from = oldest // a gap longer than the window: spread over the window
+		}
+		if from.After(start) {
+			from = start // the same bucket as the previous reading
+		}
+	}
+	n := int(start.Sub(from)/sampleBucket) + 1
+	s.prev = now
 	baseline := s.first.IsZero()
 	if baseline {
 		s.first = now
@@ -67,12 +83,16 @@ func (s *sampler) observe(now time.Time, stats []store.QueueStats) {
 		}
 		succeeded, failed := max(cur[0]-prev[0], 0), max(cur[1]-prev[1], 0)
 		bs := s.buckets[st.Queue]
-		if n := len(bs); n == 0 || bs[n-1].start.Before(start) {
-			bs = append(bs, bucket{start: start})
+		for i := range n {
+			at := from.Add(time.Duration(i) * sampleBucket)
+			if k := len(bs); k == 0 || bs[k-1].start.Before(at) {
+				bs = append(bs, bucket{start: at})
+			}
+			b := &bs[len(bs)-1]
+			f := share(failed, n, i)
+			b.finished += share(succeeded, n, i) + f
+			b.failed += f
 		}
-		b := &bs[len(bs)-1]
-		b.finished += succeeded + failed
-		b.failed += failed
 		s.buckets[st.Queue] = bs
 	}
 	cutoff := start.Add(-sampleWindow)
@@ -168,4 +188,14 @@ func charts(bs []bucket) (throughput, failures chart) {
 		failures.Summary = fmt.Sprintf("%d of %d finished jobs failed in the last %s", failed, done, window)
 	}
 	return throughput, failures
+}
+
+// share is bucket i's part of total split over n buckets: equal parts, the
+// remainder on the last ones.
+func share(total, n, i int) int {
+	part := total / n
+	if i >= n-total%n {
+		part++
+	}
+	return part
 }

@@ -28,15 +28,13 @@ type Store interface {
 	GetJobs(ctx context.Context, ids []string) ([]job.Job, error)
 	// ListJobs returns at most p.Limit jobs, newest first, older than p.Cursor.
 	ListJobs(ctx context.Context, p store.ListParams) ([]job.Job, error)
-	// QueueStats summarises every queue that holds jobs.
-	QueueStats(ctx context.Context) ([]store.QueueStats, error)
-	// ActiveQueueStats counts the jobs still needing a worker (cheap: it
-	// follows the backlog); TerminalQueueStats the finished ones (a scan of
-	// every finished job). The hub reads them at their own paces.
-	ActiveQueueStats(ctx context.Context, tenant string) ([]store.QueueStats, error)
-	TerminalQueueStats(ctx context.Context, tenant string) ([]store.QueueStats, error)
-	// ListWorkers lists the live workers.
-	ListWorkers(ctx context.Context) ([]store.WorkerInfo, error)
+}
+
+// Stats serves the queue statistics the overview shows: the API's cached
+// reading (api.Server.StatsSnapshot), shared with /metrics and KEDA, so
+// the dashboard adds no statistics query of its own.
+type Stats interface {
+	StatsSnapshot(ctx context.Context) (store.StatsSnapshot, error)
 }
 
 // Defaults of Config.
@@ -67,12 +65,6 @@ type Config struct {
 	DefaultQueue string
 	// ReadTimeout bounds each store read of a page or of one poll. Default 10s.
 	ReadTimeout time.Duration
-	// FinishedInterval is how often the hub reads the finished jobs'
-	// counts (succeeded, failed, cancelled), whose cost grows with every job
-	// ever run, at most 30s (a throughput bar); reads are aligned to its
-	// multiples, so each bar gets one. The active counts are read every
-	// poll. Default 0: every poll, for small stores.
-	FinishedInterval time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -91,9 +83,6 @@ func (c Config) withDefaults() Config {
 	if c.ReadTimeout <= 0 {
 		c.ReadTimeout = DefaultReadTimeout
 	}
-	if c.FinishedInterval > sampleBucket {
-		c.FinishedInterval = sampleBucket
-	}
 	return c
 }
 
@@ -101,6 +90,8 @@ func (c Config) withDefaults() Config {
 type Deps struct {
 	// Store is read for every page and poll. Required.
 	Store Store
+	// Stats gives the overview's queue counts and workers. Required.
+	Stats Stats
 	// Catalog lists the job types offered by the submit form. Required.
 	Catalog *job.Catalog
 	// Logger receives errors. Nil discards them.
@@ -116,6 +107,7 @@ type Deps struct {
 type Dashboard struct {
 	cfg     Config
 	store   Store
+	stats   Stats
 	catalog *job.Catalog
 	log     *slog.Logger
 	now     func() time.Time
@@ -135,10 +127,13 @@ func New(cfg Config, deps Deps) (*Dashboard, error) {
 	if deps.Store == nil {
 		return nil, errors.New("web: a store is required")
 	}
+	if deps.Stats == nil {
+		return nil, errors.New("web: a statistics source is required")
+	}
 	if deps.Catalog == nil {
 		return nil, errors.New("web: a job type catalog is required")
 	}
-	d := &Dashboard{cfg: cfg, store: deps.Store, catalog: deps.Catalog, log: deps.Logger, now: deps.Now, sessionRecheck: sessionRecheck}
+	d := &Dashboard{cfg: cfg, store: deps.Store, stats: deps.Stats, catalog: deps.Catalog, log: deps.Logger, now: deps.Now, sessionRecheck: sessionRecheck}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
